@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""What one `spraycc run` costs, measured against baselines taken in the same run.
+
+    .venv/bin/python bench/overhead.py [--runs N]
+
+Starts a real server (local executors) in a temporary workspace and times, interleaved so that
+machine load hits every series alike:
+  * `gcc -c empty.c -o empty.o` run directly (the baseline),
+  * the same through `spraycc run` (server, executor, file returned and renamed),
+  * `python -I -c pass` (the interpreter's floor).
+The overhead per task is median(spraycc run) - median(gcc). It also samples the runner's
+memory while it waits on a remote step: max RSS (wait4), private memory (USS, from
+/proc/PID/smaps_rollup: Private_Clean + Private_Dirty) and its thread count.
+Targets (issue 3, idle machine): overhead <= 15 ms, RSS <= 12 MB, USS <= 4 MB, 1 thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SPRAYCC = str(BIN / "spraycc")
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and max RSS (KB) of one run, spawned the same way for every series."""
+    start = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed in {cwd}")
+    return elapsed, usage.ru_maxrss
+
+
+def start_server(ws: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    srv = subprocess.Popen([SPRAYCC, "server"], cwd=ws, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"server: " not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([srv.stderr], [], [], left)[0]:
+            raise SystemExit("bench: the server did not start")
+        chunk = os.read(srv.stderr.fileno(), 4096)  # type: ignore[union-attr]
+        if not chunk:
+            raise SystemExit(f"bench: the server exited: {seen.decode()}")
+        seen += chunk
+    return srv
+
+
+def runner_memory(ws: Path, env: dict[str, str]) -> tuple[int, int, int]:
+    """(max RSS KB, max USS KB, threads) of a runner waiting for a remote step."""
+    marker = ws / "go"
+    marker.unlink(missing_ok=True)
+    argv = [SPRAYCC, "run", "--remote", "sh", "-c",
+            f"touch {marker}; while [ -e {marker} ]; do sleep 0.01; done"]
+    proc = subprocess.Popen(argv, cwd=ws, env=env)
+    uss = threads = 0
+    deadline = time.monotonic() + 20
+    while not marker.exists():  # the step runs: the runner is now waiting
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: the remote step never started")
+        time.sleep(0.01)
+    for _ in range(20):
+        rollup = Path(f"/proc/{proc.pid}/smaps_rollup").read_text()
+        private = sum(int(line.split()[1]) for line in rollup.splitlines()
+                      if line.startswith(("Private_Clean:", "Private_Dirty:")))
+        uss = max(uss, private)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        threads = max(threads, int(status.split("Threads:")[1].split()[0]))
+        time.sleep(0.005)
+    marker.unlink()
+    _, _wstatus, usage = os.wait4(proc.pid, 0)
+    return usage.ru_maxrss, uss, threads
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=60)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="spraycc-bench-") as tmp:
+        ws = Path(tmp)
+        (ws / "empty.c").write_text("")
+        env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+                   HOME=str(ws), SPRAYCC_HISTORY=str(ws / "history"))
+        env.pop("SPRAYCC_CONFIG", None)
+        (ws / ".spraycc").write_text("idle_shutdown_after = 600\nrelease_delay = 600\n")
+        srv = start_server(ws, env)
+        try:
+            series: dict[str, list[float]] = {"gcc": [], "spraycc": [], "python": []}
+            rss: list[int] = []
+            cmds = {
+                "gcc": ["gcc", "-c", "empty.c", "-o", "empty.o"],
+                "spraycc": [SPRAYCC, "run", "gcc", "-c", "empty.c", "-o", "empty.o"],
+                "python": [sys.executable, "-I", "-c", "pass"],
+            }
+            for _ in range(5):  # warm up caches and executors
+                for argv in cmds.values():
+                    timed(argv, ws, env)
+            for _ in range(args.runs):
+                for name, argv in cmds.items():
+                    seconds, maxrss = timed(argv, ws, env)
+                    series[name].append(seconds)
+                    if name == "spraycc":
+                        rss.append(maxrss)
+            mem_rss, mem_uss, threads = runner_memory(ws, env)
+        finally:
+            srv.send_signal(signal.SIGTERM)
+            srv.wait(30)
+    med = {k: statistics.median(v) * 1000 for k, v in series.items()}
+    low = {k: min(v) * 1000 for k, v in series.items()}
+    overhead = med["spraycc"] - med["gcc"]
+    print(f"runs: {args.runs} each, interleaved; times in ms (median / min)")
+    print(f"  gcc -c empty.c directly        {med['gcc']:7.1f} / {low['gcc']:6.1f}   (baseline)")
+    print(f"  spraycc run gcc -c empty.c     {med['spraycc']:7.1f} / {low['spraycc']:6.1f}")
+    print(f"  python -I -c pass              {med['python']:7.1f} / {low['python']:6.1f}"
+          "   (interpreter floor)")
+    print(f"overhead per task: {overhead:.1f} ms median, {low['spraycc'] - low['gcc']:.1f} ms "
+          f"min (target <= 15 ms: {overhead / 15:.2f}x of target); "
+          f"{med['spraycc'] / med['gcc']:.2f}x the direct gcc run")
+    print(f"runner memory while waiting: max RSS {mem_rss / 1024:.1f} MB (target <= 12), "
+          f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1); "
+          f"max RSS over the timed runs {max(rss) / 1024:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

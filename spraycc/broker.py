@@ -1,0 +1,549 @@
+"""The broker: pure event handling of the server, independent of sockets and processes.
+
+It receives decoded events from the server loop (`on_message`, `tick`) and answers through a
+`send(peer, frames)` callable that raises PeerGone when the peer has disconnected. It tracks
+work in flight as well as idle executors, so a busy executor that disappears gives its task
+back to the queue (the flaw of the plain Majordomo broker). Executors are served least recently
+used first. Heavy bulk frames (task bodies, output and file chunks) are relayed untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spraycc import protocol as p
+from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
+from spraycc.taskqueue import TaskQueue
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes, Sequence[Any]], None]
+
+
+@dataclass
+class TaskState:
+    id: int
+    runner: bytes
+    key: str
+    name: str
+    flags: int
+    body: Any  # the opaque body frame, relayed to each executor that runs the task
+    submitted: float
+    attempt: int = 1
+    executor: bytes | None = None
+    started: float = 0.0
+
+
+@dataclass
+class ExecutorState:
+    peer: bytes
+    host: str
+    pid: int
+    launch: str
+    connected: float
+    last_seen: float
+    idle_since: float
+    task: int | None = None
+    busy_seconds: float = 0.0
+    tasks_done: int = 0
+
+
+@dataclass
+class RunnerState:
+    peer: bytes
+    last_seen: float
+    task: int | None = None
+    local: bool = False  # holds or waits for a local slot
+    name: str = ""
+    started: float = 0.0
+
+
+@dataclass
+class Counters:
+    submitted: int = 0
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    local_done: int = 0
+    local_failed: int = 0
+    refused: int = 0
+    dropped: int = 0
+    bytes_out: int = 0
+    remote_seconds: float = 0.0
+    local_seconds: float = 0.0
+    slowest: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+class Hooks:
+    """What the broker tells the rest of the server. The default does nothing."""
+
+    def executor_connected(self, launch: str, host: str) -> None: ...
+
+    def executor_gone(self, launch: str) -> None: ...
+
+    def task_succeeded(self, key: str, elapsed: float) -> None: ...
+
+
+class Broker:
+    def __init__(
+        self,
+        send: Send,
+        code: str,
+        *,
+        queue: TaskQueue | None = None,
+        hooks: Hooks | None = None,
+        local_slots: int = 1,
+        release_delay: float = 30.0,
+        max_attempts: int = 3,
+        heartbeat: float = p.HEARTBEAT_INTERVAL,
+        liveness: int = p.HEARTBEAT_LIVENESS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.send = send
+        self.code = code
+        self.queue = queue or TaskQueue()
+        self.hooks = hooks or Hooks()
+        self.local_slots = local_slots
+        self.release_delay = release_delay
+        self.max_attempts = max_attempts
+        self.heartbeat = heartbeat
+        self.expiry = heartbeat * liveness
+        self.clock = clock
+        self.tasks: dict[int, TaskState] = {}
+        self.executors: dict[bytes, ExecutorState] = {}
+        self.idle: OrderedDict[bytes, None] = OrderedDict()  # LRU: oldest idle first
+        self.runners: dict[bytes, RunnerState] = {}
+        self.local_holders: set[bytes] = set()
+        self.local_waiting: deque[bytes] = deque()
+        self.counters = Counters()
+        self.stopping = False
+        self._next_task = 1
+        self._last_heartbeat = clock()
+        self._cancelled_on: dict[bytes, int] = {}  # executor -> task it was told to cancel
+
+    # ----------------------------------------------------------------- state for others
+
+    @property
+    def running(self) -> int:
+        return sum(1 for t in self.tasks.values() if t.executor is not None)
+
+    @property
+    def demand(self) -> int:
+        """Executors that could be used right now: queued plus running tasks."""
+        return len(self.tasks)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.tasks or self.runners or self.executors)
+
+    # ----------------------------------------------------------------------- dispatching
+
+    def on_message(self, peer: bytes, header: bytes, rest: Sequence[Any]) -> None:
+        """One message from `peer`. Never raises for anything a peer can send."""
+        try:
+            msg = p.decode(header)
+        except VersionMismatch as exc:
+            self._refuse_unknown(peer, str(exc))
+            return
+        except ProtocolError as exc:
+            self.counters.dropped += 1
+            log.warning("dropped a message from %s: %s", peer.hex(), exc)
+            return
+        now = self.clock()
+        executor = self.executors.get(peer)
+        if executor is not None:
+            executor.last_seen = now
+            self._on_executor_message(executor, msg, header, rest)
+            return
+        runner = self.runners.get(peer)
+        if runner is not None:
+            runner.last_seen = now
+            self._on_runner_message(runner, msg, header, rest)
+            return
+        self._on_hello(peer, msg, rest, now)
+
+    def _refuse_unknown(self, peer: bytes, reason: str) -> None:
+        self.counters.refused += 1
+        log.warning("refused %s: %s", peer.hex(), reason)
+        self._send(peer, p.Refuse(reason))
+
+    def _on_hello(self, peer: bytes, msg: p.Message, rest: Sequence[Any], now: float) -> None:
+        if msg.CMD not in p.HELLOS:
+            self.counters.dropped += 1
+            log.debug("dropped %s from unknown peer %s", type(msg).__name__, peer.hex())
+            return
+        if msg.code != self.code:  # type: ignore[attr-defined]
+            self._refuse_unknown(peer, "wrong access code (is this the right server?)")
+            return
+        if isinstance(msg, p.Ready):
+            self.on_ready(peer, msg, now)
+        elif isinstance(msg, p.Submit):
+            if len(rest) != 1:
+                self._refuse_unknown(peer, "SUBMIT without exactly one body frame")
+                return
+            self.on_submit(peer, msg, rest[0], now)
+        elif isinstance(msg, p.Local):
+            self.on_local(peer, msg, now)
+        elif isinstance(msg, p.Status):
+            self._send(peer, p.Snapshot(), self.snapshot_frame())
+        elif isinstance(msg, p.Stop):
+            self.stopping = True
+            log.info("stop requested (%s)", "now" if msg.now else "drain")
+            if msg.now:
+                self.cancel_all("the server was stopped")
+            self._send(peer, p.Disconnect("stopping"))
+
+    def _on_executor_message(
+        self, ex: ExecutorState, msg: p.Message, header: bytes, rest: Sequence[Any]
+    ) -> None:
+        if isinstance(msg, (p.Output, p.File)):
+            self.on_output(ex, msg, header, rest)
+        elif isinstance(msg, p.Result):
+            self.on_result(ex, msg, header)
+        elif isinstance(msg, p.Disconnect):
+            log.info("executor %s (%s) leaves: %s", ex.launch, ex.host, msg.reason)
+            self.drop_executor(ex, f"executor on {ex.host} left: {msg.reason}")
+        elif not isinstance(msg, p.Heartbeat):
+            self.counters.dropped += 1
+            log.debug("dropped %s from executor %s", type(msg).__name__, ex.launch)
+
+    def _on_runner_message(
+        self, rn: RunnerState, msg: p.Message, header: bytes, rest: Sequence[Any]
+    ) -> None:
+        if isinstance(msg, p.Credit):
+            task = self.tasks.get(rn.task or 0)
+            if task and task.executor and task.id == msg.task and task.attempt == msg.attempt:
+                self._send_executor(task.executor, [header])
+        elif isinstance(msg, p.Cancel):
+            self.on_cancel(rn)
+        elif isinstance(msg, p.Done):
+            self.on_done(rn, msg)
+        elif not isinstance(msg, p.Heartbeat):
+            self.counters.dropped += 1
+            log.debug("dropped %s from runner %s", type(msg).__name__, rn.peer.hex())
+
+    # ------------------------------------------------------------------------ executors
+
+    def on_ready(self, peer: bytes, msg: p.Ready, now: float) -> None:
+        ex = ExecutorState(peer, msg.host, msg.pid, msg.launch, now, now, now)
+        self.executors[peer] = ex
+        log.info("executor %s connected from %s (pid %d)", msg.launch, msg.host, msg.pid)
+        self.hooks.executor_connected(msg.launch, msg.host)
+        if self.stopping:
+            self.release(ex, "the server is stopping")
+            return
+        self._make_idle(ex, now)
+        self.dispatch()
+
+    def _make_idle(self, ex: ExecutorState, now: float) -> None:
+        ex.task = None
+        ex.idle_since = now
+        self.idle[ex.peer] = None
+        self.idle.move_to_end(ex.peer)
+
+    def on_output(self, ex: ExecutorState, msg: p.Output | p.File, header: bytes,
+                  rest: Sequence[Any]) -> None:
+        task = self._current(ex, msg.task, msg.attempt)
+        if task is None:
+            return
+        self.counters.bytes_out += sum(len(f) for f in rest)
+        self._send_runner(task, [header, *rest])
+
+    def on_result(self, ex: ExecutorState, msg: p.Result, header: bytes) -> None:
+        now = self.clock()
+        cancelled = self._cancelled_on.pop(ex.peer, None)
+        task = self._current(ex, msg.task, msg.attempt)
+        if ex.task is not None and (task is not None or cancelled == msg.task):
+            ex.busy_seconds += now - (task.started if task else ex.idle_since)
+            ex.tasks_done += 1
+            self._make_idle(ex, now)
+        if task is not None:
+            del self.tasks[task.id]
+            self._finish_runner(task.runner)
+            if msg.error:
+                log.info("task %d (%s) could not run on %s: %s", task.id, task.name, msg.host,
+                         msg.error)
+            elif msg.status == 0:
+                self.counters.done += 1
+                self.hooks.task_succeeded(task.key, msg.elapsed)
+            else:
+                self.counters.failed += 1
+            self.counters.remote_seconds += msg.elapsed
+            self._note_slow(msg.elapsed, task.name, msg.host)
+            self._send_runner(task, [header])
+        self.dispatch()
+
+    def _current(self, ex: ExecutorState, task_id: int, attempt: int) -> TaskState | None:
+        """The task `ex` is running if the message is about it; None for late or stray ones."""
+        task = self.tasks.get(task_id)
+        if task is None or ex.task != task_id or task.attempt != attempt:
+            return None
+        return task
+
+    def drop_executor(self, ex: ExecutorState, reason: str) -> None:
+        """Forget an executor; a task it was running goes back to the queue."""
+        self.executors.pop(ex.peer, None)
+        self.idle.pop(ex.peer, None)
+        self._cancelled_on.pop(ex.peer, None)
+        self.hooks.executor_gone(ex.launch)
+        task = self.tasks.get(ex.task) if ex.task is not None else None
+        if task is not None and task.executor == ex.peer:
+            self._requeue(task, reason)
+
+    def _requeue(self, task: TaskState, reason: str) -> None:
+        task.executor = None
+        if task.attempt >= self.max_attempts:
+            del self.tasks[task.id]
+            self.counters.failed += 1
+            log.warning("task %d (%s) failed %d times; giving up", task.id, task.name,
+                        task.attempt)
+            self._send(task.runner, p.Fail(f"{reason}; gave up after {task.attempt} attempts",
+                                           False))
+            self._finish_runner(task.runner)
+            return
+        task.attempt += 1
+        self.counters.retried += 1
+        log.info("task %d (%s) re-queued as attempt %d: %s", task.id, task.name,
+                 task.attempt, reason)
+        self._send(task.runner, p.Retry(task.id, task.attempt, reason))
+        if task.id in self.tasks:  # the runner may have vanished meanwhile
+            self.queue.push(task.id, task.key, bool(task.flags & p.FLAG_DEPENDENCY),
+                            requeue=True)
+
+    def release(self, ex: ExecutorState, reason: str) -> None:
+        """Tell an idle executor to leave (it frees its cluster slot)."""
+        self.executors.pop(ex.peer, None)
+        self.idle.pop(ex.peer, None)
+        self.hooks.executor_gone(ex.launch)
+        self._send(ex.peer, p.Disconnect(reason))
+
+    def dispatch(self) -> None:
+        """Hand queued tasks to idle executors, least recently used first."""
+        while self.idle and len(self.queue):
+            task_id = self.queue.pop()
+            if task_id is None:
+                break
+            task = self.tasks[task_id]
+            peer, _ = self.idle.popitem(last=False)
+            ex = self.executors[peer]
+            ex.task = task.id
+            task.executor = peer
+            task.started = self.clock()
+            try:
+                self.send(peer, [p.encode(p.Task(task.id, task.attempt)), task.body])
+            except PeerGone:
+                ex.task = None
+                task.executor = None
+                self.queue.push(task.id, task.key, bool(task.flags & p.FLAG_DEPENDENCY),
+                                requeue=True)
+                self.drop_executor(ex, "executor vanished")
+
+    # -------------------------------------------------------------------------- runners
+
+    def on_submit(self, peer: bytes, msg: p.Submit, body: Any, now: float) -> None:
+        task = TaskState(self._next_task, peer, msg.key, msg.name, msg.flags, body, now)
+        self._next_task += 1
+        if self.stopping:
+            self._send(peer, p.Fail("the server is stopping", True))
+            return
+        self.tasks[task.id] = task
+        self.runners[peer] = RunnerState(peer, now, task=task.id, name=msg.name, started=now)
+        self.counters.submitted += 1
+        self.queue.push(task.id, msg.key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        self._send(peer, p.Accepted(task.id, len(self.queue)))
+        self.dispatch()
+
+    def on_cancel(self, rn: RunnerState) -> None:
+        """The runner was interrupted: drop its queued task, cancel its running one."""
+        self.counters.cancelled += rn.task is not None
+        self._forget_runner(rn.peer)
+
+    def on_local(self, peer: bytes, msg: p.Local, now: float) -> None:
+        self.runners[peer] = RunnerState(peer, now, local=True, name=msg.name, started=now)
+        if len(self.local_holders) < self.local_slots:
+            self._grant(peer)
+        else:
+            self.local_waiting.append(peer)
+
+    def _grant(self, peer: bytes) -> None:
+        self.local_holders.add(peer)
+        rn = self.runners.get(peer)
+        if rn:
+            rn.started = self.clock()
+        self._send(peer, p.Grant(self.local_slots))
+
+    def on_done(self, rn: RunnerState, msg: p.Done) -> None:
+        if msg.status == 0:
+            self.counters.local_done += 1
+        else:
+            self.counters.local_failed += 1
+        self.counters.local_seconds += msg.elapsed
+        self._note_slow(msg.elapsed, rn.name, "local")
+        self._forget_runner(rn.peer)
+
+    def _finish_runner(self, peer: bytes) -> None:
+        """The runner's task is over; it will disconnect by itself."""
+        rn = self.runners.pop(peer, None)
+        if rn is not None:
+            rn.task = None
+
+    def _forget_runner(self, peer: bytes) -> None:
+        """A runner is gone or done: free its local slot, drop or cancel its task."""
+        rn = self.runners.pop(peer, None)
+        if rn is None:
+            return
+        if peer in self.local_holders:
+            self.local_holders.discard(peer)
+            self._grant_waiting()
+        elif rn.local:
+            try:
+                self.local_waiting.remove(peer)
+            except ValueError:
+                pass
+        task = self.tasks.pop(rn.task, None) if rn.task is not None else None
+        if task is None:
+            return
+        self.queue.discard(task.id)
+        if task.executor is not None:
+            self._cancelled_on[task.executor] = task.id
+            self._send_executor(task.executor, [p.encode(p.Cancel(task.id))])
+        log.info("task %d (%s) dropped: its runner is gone", task.id, task.name)
+
+    def _grant_waiting(self) -> None:
+        while self.local_waiting and len(self.local_holders) < self.local_slots:
+            self._grant(self.local_waiting.popleft())
+
+    def cancel_all(self, reason: str) -> None:
+        """Tell every waiting runner to run its step itself (stop --now, shutdown)."""
+        for rn in list(self.runners.values()):
+            if rn.task is not None:
+                self._send(rn.peer, p.Fail(reason, True))
+            self._forget_runner(rn.peer)
+
+    # ----------------------------------------------------------------------------- time
+
+    def tick(self) -> None:
+        """Heartbeats, expiry of silent peers, release of idle executors."""
+        now = self.clock()
+        if now - self._last_heartbeat >= self.heartbeat:
+            self._last_heartbeat = now
+            self.send_heartbeats()
+        self.expire_executors(now)
+        self.expire_runners(now)
+        self.release_idle(now)
+
+    def send_heartbeats(self) -> None:
+        frames = [p.encode(p.Heartbeat())]
+        for peer in list(self.executors):
+            self._send_executor(peer, frames)
+        for peer in list(self.runners):
+            try:
+                self.send(peer, frames)
+            except PeerGone:
+                self._forget_runner(peer)
+
+    def expire_executors(self, now: float) -> None:
+        for ex in list(self.executors.values()):
+            if now - ex.last_seen > self.expiry:
+                log.warning("executor %s on %s went silent; dropping it", ex.launch, ex.host)
+                self.drop_executor(ex, f"executor on {ex.host} stopped answering")
+        self.dispatch()
+
+    def expire_runners(self, now: float) -> None:
+        for rn in list(self.runners.values()):
+            if now - rn.last_seen > self.expiry:
+                log.info("runner %s went silent", rn.peer.hex())
+                self._forget_runner(rn.peer)
+
+    def release_idle(self, now: float) -> None:
+        if len(self.queue):
+            return
+        for peer in list(self.idle):
+            ex = self.executors[peer]
+            if now - ex.idle_since >= self.release_delay or self.stopping:
+                log.info("releasing idle executor %s on %s", ex.launch, ex.host)
+                self.release(ex, "no more work")
+
+    def fail_queued(self, reason: str) -> None:
+        """No executor can be had: every queued runner runs its step locally."""
+        for task_id in list(self.tasks):
+            task = self.tasks[task_id]
+            if task.executor is None:
+                self.queue.discard(task_id)
+                del self.tasks[task_id]
+                self._send(task.runner, p.Fail(reason, True))
+                self._finish_runner(task.runner)
+
+    # -------------------------------------------------------------------------- sending
+
+    def _send(self, peer: bytes, msg: p.Message, *bulk: Any) -> None:
+        try:
+            self.send(peer, [p.encode(msg), *bulk])
+        except PeerGone:
+            self._forget_runner(peer)
+
+    def _send_runner(self, task: TaskState, frames: list[Any]) -> None:
+        try:
+            self.send(task.runner, frames)
+        except PeerGone:
+            log.info("runner of task %d (%s) is gone", task.id, task.name)
+            self.runners.setdefault(task.runner, RunnerState(task.runner, 0.0, task=task.id))
+            self._forget_runner(task.runner)
+
+    def _send_executor(self, peer: bytes, frames: list[Any]) -> None:
+        try:
+            self.send(peer, frames)
+        except PeerGone:
+            ex = self.executors.get(peer)
+            if ex is not None:
+                self.drop_executor(ex, f"executor on {ex.host} vanished")
+
+    # ------------------------------------------------------------------------- reporting
+
+    def _note_slow(self, elapsed: float, name: str, host: str) -> None:
+        slow = self.counters.slowest
+        slow.append((elapsed, name, host))
+        if len(slow) > 20:
+            slow.sort(reverse=True)
+            del slow[10:]
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        running = sorted(
+            (t for t in self.tasks.values() if t.executor is not None), key=lambda t: t.started
+        )
+        c = self.counters
+        return {
+            "queued": len(self.queue),
+            "running": len(running),
+            "local_running": len(self.local_holders),
+            "local_waiting": len(self.local_waiting),
+            "executors": len(self.executors),
+            "idle_executors": len(self.idle),
+            "submitted": c.submitted,
+            "done": c.done,
+            "failed": c.failed,
+            "retried": c.retried,
+            "cancelled": c.cancelled,
+            "local_done": c.local_done,
+            "local_failed": c.local_failed,
+            "refused": c.refused,
+            "dropped": c.dropped,
+            "bytes_out": c.bytes_out,
+            "longest_running": [
+                {"name": t.name, "host": self.executors[t.executor].host
+                 if t.executor in self.executors else "?", "elapsed": now - t.started}
+                for t in running[:10]
+            ],
+        }
+
+    def snapshot_frame(self) -> bytes:
+        from spraycc.minipack import packb
+
+        return packb(self.snapshot())

@@ -1,0 +1,143 @@
+"""Configuration: the keys, their defaults, and the TOML lookup order of SPEC §4.
+
+Lookup order: `$SPRAYCC_CONFIG`, `./.spraycc` in the workspace, `~/.spraycc`, then the
+platformdirs user config dir (`spraycc.toml`). The first file found is the only one read.
+Unknown keys and bad values are a ConfigError naming the file and the key. `conf/spraycc.toml`
+documents every key; a test holds it in step with `KEYS`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spraycc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type(s), default and a check of allowed values."""
+
+    types: tuple[type, ...]
+    default: Any
+    allowed: tuple[Any, ...] = ()
+    minimum: float | None = None
+
+
+KEYS: dict[str, Key] = {
+    "start_cmd": Key((str,), ""),
+    "alt_start_cmd": Key((str,), ""),
+    "scheduler": Key((str,), "auto", ("auto", "lsf", "openlava", "pbs", "sge", "slurm", "local")),
+    "cancel_cmd": Key((str,), ""),
+    "initial_count": Key((int,), 5, minimum=0),
+    "max_count": Key((int,), 200, minimum=1),
+    "keep_pending": Key((int,), 3, minimum=0),
+    "release_delay": Key((int, float), 30.0, minimum=0),
+    "idle_shutdown_after": Key((int, float), 60.0, minimum=0),
+    "local_count": Key((int, str), "auto", minimum=0),
+    "local_slots": Key((int, str), "auto", minimum=1),
+    "pending_timeout": Key((int, float), 300.0, minimum=1),
+    "executor_walltime": Key((int, float), 0.0, minimum=0),
+    "walltime_margin": Key((int, float), 120.0, minimum=0),
+    "bind_address": Key((str,), ""),
+    "callback_host": Key((str,), ""),
+    "spraycc_cmd": Key((str,), ""),
+    "executor_tmpdir": Key((str,), ""),
+    "max_attempts": Key((int,), 3, minimum=1),
+    "fallback": Key((str,), "local", ("local", "error")),
+    "status_interval": Key((int, float), 5.0, minimum=0),
+    "task_timeout": Key((int, float), 0.0, minimum=0),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective settings; `source` is the file they came from (None: all defaults)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in KEYS:
+            return self.values.get(name, KEYS[name].default)
+        raise AttributeError(name)
+
+    def local_count_for(self, cpus: int) -> int:
+        """Local executors: every CPU when there is no start command, none beside a cluster."""
+        value = self.values.get("local_count", "auto")
+        if value == "auto":
+            return 0 if self.start_cmd else cpus
+        return int(value)
+
+    def local_slots_for(self, cpus: int) -> int:
+        """How many local (non-remote) steps may run at once on the submitting host."""
+        value = self.values.get("local_slots", "auto")
+        return cpus if value == "auto" else int(value)
+
+
+def candidates(workspace: Path) -> list[Path]:
+    """Config files in lookup order (SPEC §4)."""
+    paths: list[Path] = []
+    env = os.environ.get("SPRAYCC_CONFIG")
+    if env:
+        paths.append(Path(env))
+    paths.append(workspace / ".spraycc")
+    paths.append(Path.home() / ".spraycc")
+    from platformdirs import user_config_dir
+
+    paths.append(Path(user_config_dir("spraycc")) / "spraycc.toml")
+    return paths
+
+
+def load(workspace: Path) -> Config:
+    """The first config file in lookup order, validated; defaults when there is none."""
+    explicit = os.environ.get("SPRAYCC_CONFIG")
+    for path in candidates(workspace):
+        if path.is_file():
+            return parse(path)
+        if explicit and str(path) == explicit:
+            raise ConfigError(f"{path}: SPRAYCC_CONFIG names a file that does not exist")
+    return Config()
+
+
+def parse(path: Path) -> Config:
+    """Read and validate one TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return Config(validate(data, str(path)), path)
+
+
+def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = KEYS.get(name)
+        if key is None:
+            known = ", ".join(sorted(KEYS))
+            raise ConfigError(f"{where}: unknown key '{name}' (known keys: {known})")
+        if isinstance(value, bool) or not isinstance(value, key.types):
+            kinds = " or ".join(t.__name__ for t in key.types)
+            raise ConfigError(f"{where}: key '{name}' must be {kinds}, not {value!r}")
+        if isinstance(value, str) and name in ("local_count", "local_slots") and value != "auto":
+            raise ConfigError(f"{where}: key '{name}' must be a number or \"auto\", not {value!r}")
+        if key.allowed and value not in key.allowed:
+            allowed = ", ".join(repr(a) for a in key.allowed)
+            raise ConfigError(f"{where}: key '{name}' must be one of {allowed}, not {value!r}")
+        if key.minimum is not None and not isinstance(value, str) and value < key.minimum:
+            raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
+        values[name] = value
+    return values
+
+
+def with_overrides(cfg: Config, **overrides: Any) -> Config:
+    """A copy of `cfg` with command-line overrides (None values are ignored)."""
+    values = dict(cfg.values)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(validate(values, "command line"), cfg.source)
+

@@ -1,0 +1,348 @@
+"""The executor (`spraycc exec`): a DEALER worker on a cluster host, one task at a time.
+
+One poll loop watches the server socket, the running step's stdout/stderr pipes and a pidfd of
+the step (readable when it exits). stdout/stderr are relayed as raw bytes while the step runs;
+after it exits, each declared output is read from the executor's private temp dir and sent in
+chunks. Every OUTPUT/FILE message spends one unit of the runner's credit; with no credit left
+the executor stops reading the pipes (the step then blocks on a full pipe: natural back
+pressure) and stops sending file chunks until a CREDIT arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import zmq
+
+from spraycc import protocol as p
+from spraycc.errors import ProtocolError
+from spraycc.transport import dealer
+
+log = logging.getLogger(__name__)
+
+KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL of a cancelled step's process group
+
+
+class Step:
+    """One task being run: the child process, its pipes and what remains to be sent."""
+
+    def __init__(self, task: int, attempt: int, body: p.Body, workdir: str) -> None:
+        self.task = task
+        self.attempt = attempt
+        self.body = body
+        self.workdir = workdir
+        self.credit = body.credit
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pidfd = -1
+        self.pipes: dict[int, int] = {}  # fd -> stream number
+        self.status: int | None = None
+        self.started = time.monotonic()
+        self.elapsed = 0.0
+        self.error = ""
+        self.cancelled = False
+        self.kill_at = 0.0
+        self.pending: Iterator[list[bytes]] | None = None  # file messages still to send
+
+    def substitute(self, value: bytes) -> bytes:
+        return value.replace(b"\x00", os.fsencode(self.workdir))
+
+
+class Executor:
+    def __init__(
+        self,
+        callme: str,
+        code: str,
+        *,
+        launch: str = "",
+        tmpdir: str = "",
+        walltime: float = 0.0,
+        heartbeat: float = p.HEARTBEAT_INTERVAL,
+        liveness: int = p.HEARTBEAT_LIVENESS,
+    ) -> None:
+        self.callme = callme
+        self.code = code
+        self.launch = launch
+        self.host = socket.gethostname()
+        self.heartbeat = heartbeat
+        self.expiry = heartbeat * liveness
+        self.walltime = walltime
+        self.born = time.monotonic()
+        self.base = tempfile.mkdtemp(prefix="spraycc-exec-", dir=tmpdir or None)
+        self.ctx = zmq.Context()
+        self.sock = dealer(self.ctx, callme)
+        self.step: Step | None = None
+        self.last_heard = time.monotonic()
+        self.last_sent = 0.0
+        self.exit_reason = ""
+        self.exit_code = 0
+
+    # --------------------------------------------------------------------------- main loop
+
+    def run(self) -> int:
+        """Serve tasks until released, refused, or the server is gone. Returns the exit code."""
+        self.send([p.encode(p.Ready(self.code, self.host, os.getpid(), self.launch))])
+        try:
+            while not self.exit_reason:
+                self.poll_once()
+        finally:
+            self.shutdown()
+        log.info("executor %s exits: %s", self.launch, self.exit_reason)
+        return self.exit_code
+
+    def poll_once(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        step = self.step
+        if step is not None:
+            if step.credit > 0:
+                for fd in step.pipes:
+                    poller.register(fd, zmq.POLLIN)
+            if step.pidfd >= 0:
+                poller.register(step.pidfd, zmq.POLLIN)
+        timeout = self.heartbeat / 2
+        if step is not None and step.cancelled:
+            timeout = min(timeout, 0.05)
+        events = dict(poller.poll(timeout * 1000))
+        if self.sock in events:
+            self.drain_socket()
+        if step is not None and self.step is step:
+            for fd in list(step.pipes):
+                if events.get(fd):
+                    self.on_pipe(step, fd)
+            if step.pidfd >= 0 and events.get(step.pidfd):
+                self.on_exit(step)
+            self.progress(step)
+        self.on_tick()
+
+    def drain_socket(self) -> None:
+        while True:
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.last_heard = time.monotonic()
+            try:
+                msg = p.decode(frames[0])
+            except ProtocolError as exc:
+                log.warning("dropped a message from the server: %s", exc)
+                continue
+            self.on_message(msg, frames[1:])
+
+    def on_message(self, msg: p.Message, rest: list[bytes]) -> None:
+        if isinstance(msg, p.Task) and len(rest) == 1:
+            self.on_task(msg, rest[0])
+        elif isinstance(msg, p.Credit):
+            step = self.step
+            if step and step.task == msg.task and step.attempt == msg.attempt:
+                step.credit += msg.chunks
+        elif isinstance(msg, p.Cancel):
+            step = self.step
+            if step and step.task == msg.task:
+                self.cancel(step)
+        elif isinstance(msg, p.Disconnect):
+            self.exit_reason = f"released by the server ({msg.reason})"
+        elif isinstance(msg, p.Refuse):
+            self.exit_reason = f"refused by the server: {msg.reason}"
+            self.exit_code = 1
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heard > self.expiry:
+            self.exit_reason = "the server is gone (no heartbeat)"
+            self.exit_code = 1
+        elif now - self.last_sent >= self.heartbeat:
+            self.send([p.encode(p.Heartbeat())])
+        step = self.step
+        if step is not None and step.cancelled and step.kill_at and now >= step.kill_at:
+            self.kill(step, signal.SIGKILL)
+            step.kill_at = 0.0
+        if step is not None and step.proc is not None and step.body.timeout > 0 \
+                and step.status is None and not step.cancelled \
+                and now - step.started > step.body.timeout:
+            step.error = ""
+            self.cancel(step)
+            step.timed_out = True  # type: ignore[attr-defined]
+        if self.step is None and self.walltime and now - self.born > self.walltime:
+            self.exit_reason = "wall-time limit reached"
+            self.send([p.encode(p.Disconnect("wall-time limit reached"))])
+
+    def send(self, frames: list[bytes]) -> None:
+        self.sock.send_multipart(frames, copy=len(frames[-1]) < 65536)
+        self.last_sent = time.monotonic()
+
+    # ---------------------------------------------------------------------------- a task
+
+    def on_task(self, msg: p.Task, data: bytes) -> None:
+        if self.step is not None:
+            log.warning("got task %d while busy with %d; ignored", msg.task, self.step.task)
+            return
+        try:
+            body = p.Body(data)
+        except ProtocolError as exc:
+            self.send([p.encode(p.Result(msg.task, msg.attempt, 1, 0.0, self.host, str(exc)))])
+            return
+        workdir = os.path.join(self.base, f"{msg.task}-{msg.attempt}")
+        os.mkdir(workdir, 0o700)
+        step = Step(msg.task, msg.attempt, body, workdir)
+        self.step = step
+        try:
+            for rel in body.outputs:
+                os.makedirs(os.path.dirname(os.path.join(workdir, rel)), exist_ok=True)
+            self.spawn(step)
+        except OSError as exc:
+            step.error = f"cannot run {os.fsdecode(body.argv[0])} on {self.host}: {exc}"
+            self.finish(step)
+
+    def spawn(self, step: Step) -> None:
+        body = step.body
+        argv = [step.substitute(a) for a in body.argv]
+        env = {k: step.substitute(v) for k, v in body.env.items()}
+        proc = subprocess.Popen(
+            argv,
+            cwd=body.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so cancel can kill all of it
+            close_fds=True,
+        )
+        step.proc = proc
+        step.started = time.monotonic()
+        assert proc.stdout is not None and proc.stderr is not None
+        for stream, pipe in ((1, proc.stdout), (2, proc.stderr)):
+            os.set_blocking(pipe.fileno(), False)
+            step.pipes[pipe.fileno()] = stream
+        step.pidfd = os.pidfd_open(proc.pid)
+
+    def on_pipe(self, step: Step, fd: int) -> None:
+        try:
+            data = os.read(fd, step.body.chunk)
+        except BlockingIOError:
+            return
+        if not data:
+            del step.pipes[fd]
+            return
+        step.credit -= 1
+        self.send([p.encode(p.Output(step.task, step.attempt, step.pipes[fd])), data])
+
+    def on_exit(self, step: Step) -> None:
+        assert step.proc is not None
+        # Drain what the step wrote just before exiting, as far as credit allows.
+        if step.proc.poll() is None:
+            return
+        os.close(step.pidfd)
+        step.pidfd = -1
+        step.elapsed = time.monotonic() - step.started
+        rc = step.proc.returncode
+        step.status = rc
+
+    def progress(self, step: Step) -> None:
+        """Move a finished step forward: pipes drained -> send files -> RESULT."""
+        if step.status is None and not step.error:
+            return
+        if step.pipes:
+            # The step exited but its pipes may still hold data (or a grandchild holds them).
+            for fd in list(step.pipes):
+                if step.credit <= 0:
+                    return
+                self.on_pipe(step, fd)
+            if step.pipes and not step.cancelled:
+                return
+        if step.pending is None:
+            step.pending = self.file_messages(step)
+        while step.credit > 0:
+            frames = next(step.pending, None)
+            if frames is None:
+                self.finish(step)
+                return
+            step.credit -= 1
+            self.send(frames)
+
+    def file_messages(self, step: Step) -> Iterator[list[bytes]]:
+        if step.cancelled or step.error or step.status is None:
+            return
+        chunk = step.body.chunk
+        for index, rel in enumerate(step.body.outputs):
+            path = os.path.join(step.workdir, rel)
+            try:
+                f = open(path, "rb")  # noqa: SIM115 - closed below, across yields
+            except FileNotFoundError:
+                continue
+            with f:
+                mode = os.fstat(f.fileno()).st_mode & 0o7777
+                data = f.read(chunk)
+                while True:
+                    nxt = f.read(chunk) if len(data) == chunk else b""
+                    header = p.File(step.task, step.attempt, index, mode, not nxt)
+                    yield [p.encode(header), data]
+                    if not nxt:
+                        break
+                    data = nxt
+
+    def finish(self, step: Step) -> None:
+        status = step.status if step.status is not None else 1
+        error = step.error
+        if getattr(step, "timed_out", False):
+            status, error = 124, ""
+            self.send([p.encode(p.Output(step.task, step.attempt, 2)),
+                       f"spraycc: step killed after its time limit of {step.body.timeout:g} s\n"
+                       .encode()])
+        elif step.cancelled:
+            error = error or "cancelled"
+        self.send([p.encode(p.Result(step.task, step.attempt, status, step.elapsed, self.host,
+                                     error))])
+        self.cleanup(step)
+
+    def cancel(self, step: Step) -> None:
+        if step.cancelled:
+            return
+        step.cancelled = True
+        if step.proc is None or step.status is not None:
+            return
+        self.kill(step, signal.SIGTERM)
+        step.kill_at = time.monotonic() + KILL_GRACE
+
+    def kill(self, step: Step, sig: int) -> None:
+        if step.proc is not None and step.proc.returncode is None:
+            try:
+                os.killpg(step.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def cleanup(self, step: Step) -> None:
+        if step.proc is not None:
+            if step.proc.returncode is None:
+                self.kill(step, signal.SIGKILL)
+                step.proc.wait()
+            for pipe in (step.proc.stdout, step.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+        if step.pidfd >= 0:
+            os.close(step.pidfd)
+            step.pidfd = -1
+        shutil.rmtree(step.workdir, ignore_errors=True)
+        self.step = None
+
+    def shutdown(self) -> None:
+        if self.step is not None:
+            self.cancel(self.step)
+            self.cleanup(self.step)
+        shutil.rmtree(self.base, ignore_errors=True)
+        self.sock.close(linger=0)
+        self.ctx.term()
+
+
+def main(callme: str, code: str, *, launch: str = "", tmpdir: str = "",
+         walltime: float = 0.0) -> int:
+    """Entry of `spraycc exec`. Returns the process exit code."""
+    endpoint = callme if "://" in callme else f"tcp://{callme}"
+    return Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime).run()

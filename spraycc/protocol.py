@@ -1,0 +1,407 @@
+"""The spraycc wire protocol, version 1: the one contract between runner, server and executor.
+
+Roles
+-----
+* **server**: one ZeroMQ ROUTER socket. Every message it receives starts with the sender's
+  routing id (added by ZeroMQ); every message it sends starts with the receiver's.
+* **runner** (`spraycc run`): a DEALER peer that submits exactly one task (or asks for one local
+  slot), then waits for its outcome. It speaks ZMTP over a plain socket (see `zmtp`).
+* **executor** (`spraycc exec`): a DEALER worker that announces itself with READY, then runs one
+  task at a time.
+* **status client** (`spraycc status` / `spraycc stop`): a DEALER peer that asks for a snapshot.
+
+Framing
+-------
+Every message is one ZeroMQ multipart message. Frame 0 is the *header*: a msgpack array
+``[VERSION, CMD, field1, field2, ...]`` whose fields are fixed per command (table below), each
+of a fixed type. Bulk bytes (task bodies, output chunks, file chunks) never go inside msgpack:
+they travel as frame 1, so the server forwards them without decoding or copying them.
+
+Messages (sender -> receiver: fields [+ bulk frame])
+-------------------------------------------------
+======== ==================== ========================================================= ========
+cmd      direction            fields                                                    frame 1
+======== ==================== ========================================================= ========
+READY    executor -> server   code:str, host:str, pid:int, launch:str                    -
+SUBMIT   runner -> server     code:str, key:str, flags:int, name:str                     body
+ACCEPTED server -> runner     task:int, queued:int                                       -
+TASK     server -> executor   task:int, attempt:int                                      body
+OUTPUT   executor -> runner   task:int, attempt:int, stream:int (1 stdout, 2 stderr)     bytes
+FILE     executor -> runner   task:int, attempt:int, index:int, mode:int, last:bool      bytes
+RESULT   executor -> runner   task:int, attempt:int, status:int, elapsed:float,          -
+                              host:str, error:str
+CREDIT   runner -> executor   task:int, attempt:int, chunks:int                          -
+RETRY    server -> runner     task:int, attempt:int, reason:str                          -
+CANCEL   runner -> server     task:int (0: "my task")                                    -
+CANCEL   server -> executor   task:int                                                   -
+FAIL     server -> runner     reason:str, fallback:bool                                  -
+LOCAL    runner -> server     code:str, name:str                                         -
+GRANT    server -> runner     slots:int (the local limit)                                -
+DONE     runner -> server     status:int, elapsed:float                                  -
+HEARTBEAT any -> any          -                                                          -
+REFUSE   server -> any        reason:str                                                 -
+DISCONNECT executor <-> server reason:str                                                -
+STATUS   client -> server     code:str                                                   -
+SNAPSHOT server -> client     -                                                          msgpack
+STOP     client -> server     code:str, now:bool                                         -
+======== ==================== ========================================================= ========
+
+OUTPUT, FILE, RESULT and CREDIT are relayed by the server unchanged: it only swaps the routing
+id (executor <-> runner of that task), so their headers carry the server's task id and attempt.
+
+The task body (SUBMIT frame 1, relayed as TASK frame 1) is a msgpack map decoded only by the
+executor: ``cwd`` (bytes), ``argv`` (list of bytes), ``env`` (map bytes -> bytes, the exact
+environment), ``outputs`` (list of str: paths relative to the executor's private temp dir),
+``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none). A NUL byte in an argv element
+or env value stands for the executor's private temp dir (argv can never contain NUL).
+
+Receiver's rules
+----------------
+* A header that does not decode, has the wrong version, an unknown command, or fields of the
+  wrong number or type is dropped and logged (a wrong version or access code on a first
+  message is answered with REFUSE naming the reason). Nothing a peer sends can crash the server.
+* The first message of a peer must be READY, SUBMIT, LOCAL, STATUS or STOP, carrying the
+  session's access code. Anything else from an unknown peer is dropped.
+* OUTPUT/FILE/RESULT whose task or attempt is not the one the executor was given are dropped
+  (a late message from an attempt that was already re-dispatched).
+* Flow control: an executor sends at most ``credit`` OUTPUT/FILE messages beyond what the runner
+  has acknowledged with CREDIT, so a slow runner can never make the server buffer a whole file.
+* Heartbeats: server <-> executor and server <-> waiting runner, every HEARTBEAT_INTERVAL. Any
+  message counts as a heartbeat. A peer silent for HEARTBEAT_LIVENESS intervals is dead: a dead
+  executor's task is re-dispatched (RETRY to the runner), a dead runner's task is cancelled, a
+  dead server makes executors exit and runners fall back to a local run.
+* FILE chunks of one output arrive in order; ``last`` closes that output. Outputs the executor
+  did not find are simply not sent: the runner learns it from RESULT.
+* After RESULT (or after acknowledging CANCEL with a RESULT) the executor is idle again.
+
+This module imports nothing heavy (it is on the runner's start-up path): records are plain
+classes with ``__slots__`` and commands are int constants, not ``enum``/``dataclasses``.
+"""
+
+from __future__ import annotations
+
+from spraycc.errors import ProtocolError, VersionMismatch
+from spraycc.minipack import UnpackError, packb, unpackb
+
+VERSION = 1
+HEARTBEAT_INTERVAL = 1.0  # seconds
+HEARTBEAT_LIVENESS = 5  # intervals of silence before a peer is declared dead
+MAX_HEADER = 64 * 1024  # a header larger than this is garbage
+CHUNK = 256 * 1024  # bytes per FILE/OUTPUT chunk
+CREDIT_WINDOW = 16  # chunks an executor may send ahead of the runner's CREDIT
+
+FLAG_DEPENDENCY = 1  # -M/-MM step: schedule before compiles
+FLAG_RETRY_SAFE = 2  # the runner can discard partial outputs, so a lost task may be re-run
+
+
+class Cmd:
+    """The command numbers (an enum in spirit; ints so the runner need not import `enum`)."""
+
+    READY = 1
+    SUBMIT = 2
+    ACCEPTED = 3
+    TASK = 4
+    OUTPUT = 5
+    FILE = 6
+    RESULT = 7
+    CREDIT = 8
+    RETRY = 9
+    CANCEL = 10
+    FAIL = 11
+    LOCAL = 12
+    GRANT = 13
+    DONE = 14
+    HEARTBEAT = 15
+    REFUSE = 16
+    DISCONNECT = 17
+    STATUS = 18
+    SNAPSHOT = 19
+    STOP = 20
+
+
+class Message:
+    """Base of the typed records. Subclasses list their fields in ``FIELDS`` (wire order) and
+    the type of each in ``TYPES``; `encode`/`decode` use both, so a record cannot drift from
+    its wire form."""
+
+    __slots__: tuple[str, ...] = ()
+    FIELDS: tuple[str, ...] = ()  # wire order of the fields (and the slots)
+    CMD = 0
+    TYPES: tuple[type, ...] = ()
+
+    def __init__(self, *args: object) -> None:
+        for name, value in zip(self.FIELDS, args, strict=True):
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and all(
+            getattr(self, n) == getattr(other, n) for n in self.FIELDS
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELDS)
+        return f"{type(self).__name__}({fields})"
+
+
+class Ready(Message):
+    FIELDS = ('code', 'host', 'pid', 'launch')
+    __slots__ = FIELDS
+    CMD = Cmd.READY
+    TYPES = (str, str, int, str)
+
+
+class Submit(Message):
+    FIELDS = ('code', 'key', 'flags', 'name')
+    __slots__ = FIELDS
+    CMD = Cmd.SUBMIT
+    TYPES = (str, str, int, str)
+
+
+class Accepted(Message):
+    FIELDS = ('task', 'queued')
+    __slots__ = FIELDS
+    CMD = Cmd.ACCEPTED
+    TYPES = (int, int)
+
+
+class Task(Message):
+    FIELDS = ('task', 'attempt')
+    __slots__ = FIELDS
+    CMD = Cmd.TASK
+    TYPES = (int, int)
+
+
+class Output(Message):
+    FIELDS = ('task', 'attempt', 'stream')
+    __slots__ = FIELDS
+    CMD = Cmd.OUTPUT
+    TYPES = (int, int, int)
+
+
+class File(Message):
+    FIELDS = ('task', 'attempt', 'index', 'mode', 'last')
+    __slots__ = FIELDS
+    CMD = Cmd.FILE
+    TYPES = (int, int, int, int, bool)
+
+
+class Result(Message):
+    FIELDS = ('task', 'attempt', 'status', 'elapsed', 'host', 'error')
+    __slots__ = FIELDS
+    CMD = Cmd.RESULT
+    TYPES = (int, int, int, float, str, str)
+
+
+class Credit(Message):
+    FIELDS = ('task', 'attempt', 'chunks')
+    __slots__ = FIELDS
+    CMD = Cmd.CREDIT
+    TYPES = (int, int, int)
+
+
+class Retry(Message):
+    FIELDS = ('task', 'attempt', 'reason')
+    __slots__ = FIELDS
+    CMD = Cmd.RETRY
+    TYPES = (int, int, str)
+
+
+class Cancel(Message):
+    FIELDS = ("task",)
+    __slots__ = FIELDS
+    CMD = Cmd.CANCEL
+    TYPES = (int,)
+
+
+class Fail(Message):
+    FIELDS = ('reason', 'fallback')
+    __slots__ = FIELDS
+    CMD = Cmd.FAIL
+    TYPES = (str, bool)
+
+
+class Local(Message):
+    FIELDS = ("code", "name")
+    __slots__ = FIELDS
+    CMD = Cmd.LOCAL
+    TYPES = (str, str)
+
+
+class Grant(Message):
+    FIELDS = ("slots",)
+    __slots__ = FIELDS
+    CMD = Cmd.GRANT
+    TYPES = (int,)
+
+
+class Done(Message):
+    FIELDS = ('status', 'elapsed')
+    __slots__ = FIELDS
+    CMD = Cmd.DONE
+    TYPES = (int, float)
+
+
+class Heartbeat(Message):
+    FIELDS = ()
+    __slots__ = FIELDS
+    CMD = Cmd.HEARTBEAT
+    TYPES = ()
+
+
+class Refuse(Message):
+    FIELDS = ("reason",)
+    __slots__ = FIELDS
+    CMD = Cmd.REFUSE
+    TYPES = (str,)
+
+
+class Disconnect(Message):
+    FIELDS = ("reason",)
+    __slots__ = FIELDS
+    CMD = Cmd.DISCONNECT
+    TYPES = (str,)
+
+
+class Status(Message):
+    FIELDS = ("code",)
+    __slots__ = FIELDS
+    CMD = Cmd.STATUS
+    TYPES = (str,)
+
+
+class Snapshot(Message):
+    FIELDS = ()
+    __slots__ = FIELDS
+    CMD = Cmd.SNAPSHOT
+    TYPES = ()
+
+
+class Stop(Message):
+    FIELDS = ('code', 'now')
+    __slots__ = FIELDS
+    CMD = Cmd.STOP
+    TYPES = (str, bool)
+
+
+RECORDS: dict[int, type[Message]] = {
+    cls.CMD: cls
+    for cls in (
+        Ready, Submit, Accepted, Task, Output, File, Result, Credit, Retry, Cancel, Fail,
+        Local, Grant, Done, Heartbeat, Refuse, Disconnect, Status, Snapshot, Stop,
+    )
+}
+
+# The commands a peer the server does not know yet may send: they carry the access code.
+HELLOS = frozenset((Cmd.READY, Cmd.SUBMIT, Cmd.LOCAL, Cmd.STATUS, Cmd.STOP))
+
+_HEARTBEAT = packb([VERSION, Cmd.HEARTBEAT])
+
+
+def encode(msg: Message) -> bytes:
+    """The header frame of `msg`."""
+    if msg.CMD == Cmd.HEARTBEAT:
+        return _HEARTBEAT
+    return packb([VERSION, msg.CMD, *(getattr(msg, n) for n in msg.FIELDS)])
+
+
+def peek(frame: bytes) -> tuple[int, int]:
+    """(version, command) of a header without validating its fields; ProtocolError if it is not
+    a header at all. Lets the server answer a wrong version with REFUSE."""
+    head = _unpack(frame)
+    return head[0], head[1]
+
+
+def decode(frame: bytes) -> Message:
+    """Validate and decode a header frame. Raises VersionMismatch or ProtocolError."""
+    head = _unpack(frame)
+    version, cmd = head[0], head[1]
+    if version != VERSION:
+        raise VersionMismatch(version, VERSION)
+    cls = RECORDS.get(cmd) if type(cmd) is int else None
+    if cls is None:
+        raise ProtocolError(f"unknown command {cmd!r}")
+    fields = head[2:]
+    if len(fields) != len(cls.TYPES):
+        raise ProtocolError(f"{cls.__name__}: {len(fields)} fields, expected {len(cls.TYPES)}")
+    for i, (value, want) in enumerate(zip(fields, cls.TYPES, strict=True)):
+        # bool is an int subclass and an int is not a float on the wire: check exact types,
+        # but let an int stand for a float (msgpack encoders may shorten 2.0 to 2).
+        kind = type(value)
+        if kind is not want and not (want is float and kind is int):
+            raise ProtocolError(
+                f"{cls.__name__}.{cls.FIELDS[i]}: {kind.__name__}, expected {want.__name__}"
+            )
+    msg = cls.__new__(cls)
+    for name, value in zip(cls.FIELDS, fields, strict=True):
+        setattr(msg, name, value)
+    return msg
+
+
+def _unpack(frame: bytes) -> list:
+    if len(frame) > MAX_HEADER:
+        raise ProtocolError(f"header of {len(frame)} bytes exceeds {MAX_HEADER}")
+    try:
+        head = unpackb(frame, max_depth=4)
+    except UnpackError as exc:
+        raise ProtocolError(f"undecodable header: {exc}") from None
+    if type(head) is not list or len(head) < 2:
+        raise ProtocolError("header is not an array [version, command, ...]")
+    return head
+
+
+def pack_body(
+    cwd: bytes,
+    argv: list[bytes],
+    env: dict[bytes, bytes],
+    outputs: list[str],
+    *,
+    timeout: float = 0.0,
+) -> bytes:
+    """The task body a runner sends with SUBMIT (see the module docstring)."""
+    return packb(
+        {
+            "cwd": cwd,
+            "argv": argv,
+            "env": env,
+            "outputs": outputs,
+            "credit": CREDIT_WINDOW,
+            "chunk": CHUNK,
+            "timeout": float(timeout),
+        }
+    )
+
+
+class Body:
+    """A validated task body, as the executor uses it."""
+
+    __slots__ = ("argv", "chunk", "credit", "cwd", "env", "outputs", "timeout")
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            raw = unpackb(data, max_depth=4)
+        except UnpackError as exc:
+            raise ProtocolError(f"undecodable task body: {exc}") from None
+        if type(raw) is not dict:
+            raise ProtocolError("task body is not a map")
+        try:
+            self.cwd = _typed(raw["cwd"], bytes)
+            self.argv = [_typed(a, bytes) for a in _typed(raw["argv"], list)]
+            env = _typed(raw["env"], dict)
+            self.env = {_typed(k, bytes): _typed(v, bytes) for k, v in env.items()}
+            self.outputs = [_typed(o, str) for o in _typed(raw["outputs"], list)]
+            self.credit = _typed(raw["credit"], int)
+            self.chunk = _typed(raw["chunk"], int)
+            self.timeout = float(_typed(raw["timeout"], (int, float)))
+        except KeyError as exc:
+            raise ProtocolError(f"task body lacks {exc}") from None
+        if not self.argv or self.credit < 1 or not 1024 <= self.chunk <= 64 * CHUNK:
+            raise ProtocolError("task body has an empty argv or bad credit/chunk")
+        for rel in self.outputs:
+            if rel.startswith("/") or ".." in rel.split("/") or "\x00" in rel:
+                raise ProtocolError(f"output path {rel!r} escapes the temp dir")
+
+
+def _typed(value: object, kind: type | tuple[type, ...]) -> object:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ProtocolError(f"task body field has type {type(value).__name__}")
+    return value

@@ -1,0 +1,582 @@
+"""The runner (`spraycc run CMD...`): one build step, started by make/ninja thousands at once.
+
+It classifies the command; a remote step is submitted to the workspace's server, whose answers
+it turns back into what a local run would have done: the same stdout/stderr bytes, the same
+files (written to a temp name beside the target and renamed only when complete), the same exit
+status. A local step runs here, under a local slot granted by the server when one is running.
+
+This is the start-up path that runs once per compile: it imports only builtin modules and the
+runner-side leaves (protocol, minipack, zmtp, classify, serverfile). No typer, no zmq.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+import sys
+import time
+
+from spraycc import classify, serverfile
+from spraycc import protocol as p
+from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
+from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
+
+EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
+BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
+CONNECT_TIMEOUT = 5.0
+USAGE = """usage: spraycc run [-v] [--local | --remote [--output PATH]...] [--timeout S] [--] CMD...
+Run one build step through the workspace's spraycc server (see `spraycc --help`)."""
+
+
+class Interrupted(BaseException):
+    """A terminating signal arrived; unwinds the runner so it can cancel and clean up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+class Options:
+    __slots__ = ("force", "outputs", "timeout", "verbose")
+
+    def __init__(self) -> None:
+        self.verbose = bool(os.environ.get("SPRAYCC_VERBOSE"))
+        self.force = ""  # "", "local" or "remote"
+        self.outputs: list[str] = []
+        self.timeout = 0.0
+
+
+def parse(args: list[str]) -> tuple[Options, list[str]]:
+    """Split spraycc's own options from the command: they stop at the first word not starting
+    with '-' (a command never does) or at '--'. Raises ValueError with a one-line message."""
+    opts = Options()
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            break
+        if arg in ("-v", "--verbose"):
+            opts.verbose = True
+        elif arg in ("--local", "--remote"):
+            opts.force = arg[2:]
+        elif arg in ("--output", "--timeout") or arg.startswith(("--output=", "--timeout=")):
+            name, _, value = arg.partition("=")
+            if not _:
+                if i >= len(args):
+                    raise ValueError(f"{name} needs a value")
+                value = args[i]
+                i += 1
+            if name == "--output":
+                opts.outputs.append(value)
+            else:
+                try:
+                    opts.timeout = float(value)
+                except ValueError:
+                    raise ValueError(f"--timeout needs seconds, not {value!r}") from None
+        elif arg in ("-h", "--help"):
+            raise ValueError(USAGE)
+        else:
+            raise ValueError(f"unknown option {arg} (spraycc's options come before the command)")
+    return opts, args[i:]
+
+
+def say(msg: str) -> None:
+    _write_all(2, f"spraycc: {msg}\n".encode(errors="surrogateescape"))
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except BrokenPipeError:
+            return
+        view = view[n:]
+
+
+def exit_status(status: int) -> int:
+    """A shell's view of a step's status: negative = killed by that signal -> 128+N."""
+    return 128 - status if status < 0 else status
+
+
+# ---------------------------------------------------------------------------- server access
+
+def locate(cwd: str) -> serverfile.ServerInfo | None:
+    path = serverfile.find(cwd)
+    if path is None:
+        return None
+    try:
+        return serverfile.read(path)
+    except (OSError, ValueError):
+        return None
+
+
+def connect(info: serverfile.ServerInfo) -> Dealer:
+    """A connection to the server: its private ipc endpoint on the same host, else tcp."""
+    endpoints = []
+    if info.get("ipc") and info.host == os.uname().nodename:
+        endpoints.append(info.get("ipc"))
+    if info.get("tcp"):
+        endpoints.append(info.get("tcp"))
+    error: Exception | None = None
+    for endpoint in endpoints:
+        try:
+            return Dealer(endpoint, timeout=CONNECT_TIMEOUT)
+        except (ZmtpError, OSError) as exc:
+            error = exc
+    raise ServerUnavailable(f"cannot reach the server in {os.path.dirname(info.path)}: {error}")
+
+
+class Link:
+    """The runner's connection plus heartbeat bookkeeping."""
+
+    def __init__(self, conn: Dealer, heartbeat: float) -> None:
+        self.conn = conn
+        self.heartbeat = heartbeat
+        self.expiry = heartbeat * p.HEARTBEAT_LIVENESS
+        self.last_sent = time.monotonic()
+        self.last_heard = self.last_sent
+
+    def send(self, msg: p.Message, *bulk: bytes) -> None:
+        self.conn.send([p.encode(msg), *bulk])
+        self.last_sent = time.monotonic()
+
+    def recv(self) -> tuple[p.Message, list[bytes]] | None:
+        """Next message, or None after a heartbeat interval of silence. Raises ServerUnavailable
+        when the server has closed the connection or gone silent."""
+        frames = self.conn.recv(self.heartbeat)
+        now = time.monotonic()
+        if now - self.last_sent >= self.heartbeat:
+            self.send(p.Heartbeat())
+        if frames is None:
+            if now - self.last_heard > self.expiry:
+                raise ServerUnavailable("the server stopped answering")
+            return None
+        self.last_heard = now
+        try:
+            return p.decode(frames[0]), frames[1:]
+        except ProtocolError:
+            return None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --------------------------------------------------------------------------- local steps
+
+def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool) -> int:
+    """Run the step here. With a server, wait for one of its local slots first, so that
+    `make -j1000` cannot start a thousand links at once on the submitting host."""
+    link = None
+    if info is not None:
+        try:
+            link = Link(connect(info), p.HEARTBEAT_INTERVAL)
+            link.send(p.Local(info.code, argv[0]))
+            wait_for_grant(link)
+        except (ServerUnavailable, ZmtpError, OSError) as exc:
+            if verbose:
+                say(f"no local slot from the server ({exc}); running unthrottled")
+            if link is not None:
+                link.close()
+            link = None
+    if link is None:
+        _exec(argv)
+    assert link is not None
+    return spawn_and_wait(argv, link)
+
+
+def wait_for_grant(link: Link) -> None:
+    while True:
+        got = link.recv()
+        if got is None:
+            continue
+        msg = got[0]
+        if isinstance(msg, p.Grant):
+            return
+        if isinstance(msg, p.Refuse):
+            raise Refused(msg.reason)
+        if isinstance(msg, (p.Fail, p.Disconnect)):
+            raise ServerUnavailable(getattr(msg, "reason", "the server is stopping"))
+
+
+def _exec(argv: list[str]) -> None:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        say(f"{argv[0]}: {exc.strerror}")
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def spawn_and_wait(argv: list[str], link: Link) -> int:
+    start = time.monotonic()
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ)
+    except OSError as exc:
+        say(f"{argv[0]}: {exc.strerror}")
+        link.send(p.Done(127, 0.0))
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+    pidfd = os.pidfd_open(pid)
+    import select  # builtin C module, cheap
+
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd, link.conn.fileno()], [], [], link.heartbeat)
+            if pidfd in ready:
+                break
+            try:
+                link.recv() if link.conn.fileno() in ready else None
+                if time.monotonic() - link.last_sent >= link.heartbeat:
+                    link.send(p.Heartbeat())
+            except (ServerUnavailable, ZmtpError):
+                pass  # the step goes on regardless of the server
+        _, wstatus = os.waitpid(pid, 0)
+    except Interrupted as exc:
+        os.kill(pid, exc.signum)
+        _, wstatus = os.waitpid(pid, 0)
+    finally:
+        os.close(pidfd)
+    status = os.waitstatus_to_exitcode(wstatus)
+    try:
+        link.send(p.Done(status, time.monotonic() - start))
+    except (ZmtpError, OSError):
+        pass
+    return exit_status(status)
+
+
+# -------------------------------------------------------------------------- remote steps
+
+class Incoming:
+    """One output file arriving in chunks, written under a temp name beside its target."""
+
+    __slots__ = ("complete", "fd", "keep_mode", "mode", "target", "tmp")
+
+    def __init__(self, target: str, keep_mode: bool) -> None:
+        self.target = target
+        self.keep_mode = keep_mode
+        d, base = os.path.split(target)
+        self.tmp = os.path.join(d, f".{base}.{os.getpid()}.spraycc-tmp")
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.complete = False
+        self.mode = 0
+
+    def write(self, data: bytes, mode: int, last: bool) -> None:
+        _write_all(self.fd, data)
+        if last:
+            self.complete = True
+            self.mode = mode
+
+    def commit(self, umask: int) -> None:
+        """Give the file the mode a local run would and move it into place."""
+        mode = (0o777 if self.mode & 0o111 else 0o666) & ~umask
+        if self.keep_mode:  # a local run rewrites this file in place: it keeps its mode
+            try:
+                mode = os.stat(self.target).st_mode & 0o7777
+            except OSError:
+                pass
+        os.fchmod(self.fd, mode)
+        os.close(self.fd)
+        self.fd = -1
+        os.rename(self.tmp, self.target)
+
+    def discard(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+class RemoteStep:
+    """The state of one submitted task while its messages arrive."""
+
+    def __init__(self, decision: classify.Decision, stream: bool) -> None:
+        self.decision = decision
+        self.stream = stream  # relay stdout/stderr at once instead of holding it back
+        self.task = 0
+        self.attempt = 1
+        self.files: dict[int, Incoming] = {}
+        self.held: list[tuple[int, bytes]] = []
+        self.held_bytes = 0
+        self.relayed = False  # some output already reached our stdout/stderr
+        self.unacked = 0
+
+    def on_output(self, stream: int, data: bytes) -> None:
+        if self.stream or self.held_bytes + len(data) > BUFFER_LIMIT:
+            self.flush_output()
+            self.relayed = self.relayed or bool(data)
+            _write_all(stream, data)
+        else:
+            self.held.append((stream, data))
+            self.held_bytes += len(data)
+
+    def flush_output(self) -> None:
+        for stream, data in self.held:
+            _write_all(stream, data)
+            self.relayed = True
+        self.held.clear()
+        self.held_bytes = 0
+
+    def on_file(self, msg: p.File, data: bytes) -> None:
+        incoming = self.files.get(msg.index)
+        if incoming is None:
+            outputs = self.decision.outputs
+            if not 0 <= msg.index < len(outputs):
+                return
+            out = outputs[msg.index]
+            incoming = self.files[msg.index] = Incoming(out.path, out.keep_mode)
+        incoming.write(data, msg.mode, msg.last)
+
+    def restart(self, attempt: int) -> None:
+        if self.relayed:
+            raise ExecutorLost(
+                "the executor was lost after part of the step's output had been relayed; "
+                "run the step again"
+            )
+        self.discard()
+        self.attempt = attempt
+        self.unacked = 0
+
+    def discard(self) -> None:
+        for incoming in self.files.values():
+            incoming.discard()
+        self.files.clear()
+        self.held.clear()
+        self.held_bytes = 0
+
+    def commit(self) -> None:
+        """Move every complete output into place; outputs the step did not produce are
+        removed where a local run would have removed them."""
+        umask = os.umask(0o022)
+        os.umask(umask)
+        for index, out in enumerate(self.decision.outputs):
+            incoming = self.files.get(index)
+            if incoming is not None and incoming.complete:
+                incoming.commit(umask)
+            else:
+                if incoming is not None:
+                    incoming.discard()
+                if out.on_missing == "delete":
+                    try:
+                        os.unlink(out.path)
+                    except FileNotFoundError:
+                        pass
+        self.files.clear()
+
+
+def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Options,
+           cwd: str) -> int | None:
+    """Run the step on an executor. Returns the exit status, or None when the caller should
+    run the step locally (the reason has been said)."""
+    env = dict(os.environb)
+    for key, value in decision.env.items():
+        if value is None:
+            env.pop(os.fsencode(key), None)
+        else:
+            env[os.fsencode(key)] = os.fsencode(value)
+    body = p.pack_body(
+        os.fsencode(cwd),
+        [os.fsencode(a) for a in decision.argv],
+        env,
+        [o.collect for o in decision.outputs],
+        timeout=opts.timeout,
+    )
+    workspace = os.path.dirname(info.path)
+    name = decision.outputs[0].path if decision.outputs else decision.argv[0]
+    key = task_key(workspace, cwd, decision.compiler, name)
+    flags = p.FLAG_DEPENDENCY if decision.dependency_task else 0
+    forced = opts.force == "remote"
+    if not forced:
+        flags |= p.FLAG_RETRY_SAFE
+    link = Link(connect(info), float(info.get("heartbeat", "") or p.HEARTBEAT_INTERVAL))
+    step = RemoteStep(decision, stream=forced)
+    try:
+        link.send(p.Submit(info.code, key, flags, name), body)
+        return follow(link, step, opts.verbose)
+    except (ZmtpClosed, ZmtpError) as exc:
+        step.discard()
+        raise ServerUnavailable(f"lost the server: {exc}") from None
+    except BaseException:
+        step.discard()
+        raise
+    finally:
+        link.close()
+
+
+def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
+    """Relay the server's messages about our task until its RESULT."""
+    try:
+        while True:
+            got = link.recv()
+            if got is None:
+                continue
+            msg, rest = got
+            if isinstance(msg, (p.Output, p.File, p.Result)) and (
+                msg.attempt != step.attempt or (step.task and msg.task != step.task)
+            ):
+                continue  # a late message of an attempt that was re-dispatched
+            if isinstance(msg, p.Output):
+                step.on_output(msg.stream, rest[0] if rest else b"")
+                acknowledge(link, step)
+            elif isinstance(msg, p.File):
+                step.on_file(msg, rest[0] if rest else b"")
+                acknowledge(link, step)
+            elif isinstance(msg, p.Result):
+                return finish(step, msg, verbose)
+            elif isinstance(msg, p.Accepted):
+                step.task = msg.task
+            elif isinstance(msg, p.Retry):
+                say(f"{msg.reason}; retrying (attempt {msg.attempt})") if verbose else None
+                step.restart(msg.attempt)
+            elif isinstance(msg, p.Fail):
+                step.discard()
+                if msg.fallback:
+                    say(f"{msg.reason}; running locally")
+                    return None
+                say(msg.reason)
+                return 1
+            elif isinstance(msg, p.Refuse):
+                step.discard()
+                raise Refused(msg.reason)
+    except Interrupted:
+        try:
+            link.send(p.Cancel(step.task))
+        except (ZmtpError, OSError):
+            pass
+        step.discard()
+        raise
+
+
+def acknowledge(link: Link, step: RemoteStep) -> None:
+    step.unacked += 1
+    if step.unacked >= p.CREDIT_WINDOW // 2:
+        link.send(p.Credit(step.task, step.attempt, step.unacked))
+        step.unacked = 0
+
+
+def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
+    if msg.error:
+        step.discard()
+        say(f"{msg.error}; running locally")
+        return None
+    step.commit()
+    step.flush_output()
+    if verbose:
+        say(f"ran on {msg.host} in {msg.elapsed:.3f} s, status {msg.status}")
+    return exit_status(msg.status)
+
+
+def task_key(workspace: str, cwd: str, compiler: str, name: str) -> str:
+    """The history key: compiler name and the step's output relative to the workspace root,
+    so the same step is recognised in the next build and in another checkout."""
+    path = name if name.startswith("/") else os.path.join(cwd, name)
+    rel = os.path.relpath(os.path.normpath(path), workspace)
+    return f"{os.path.basename(compiler)} {rel}"
+
+
+# ------------------------------------------------------------------------------- entry
+
+def forced_remote(argv: list[str], outputs: list[str]) -> classify.Decision:
+    """`spraycc run --remote [--output PATH]... CMD`: any command, on the user's word. Each
+    argument naming a declared output (`PATH` or `--opt=PATH`) is pointed at the executor's
+    temp dir, so the file comes back like a compiler output."""
+    remote_argv = list(argv)
+    declared = []
+    for index, path in enumerate(outputs):
+        collect = f"{index}/{os.path.basename(path)}"
+        hits = 0
+        for i, arg in enumerate(remote_argv):
+            if arg == path:
+                remote_argv[i] = f"{classify.TMP}/{collect}"
+                hits += 1
+            elif arg.endswith("=" + path):
+                remote_argv[i] = f"{arg[: -len(path)]}{classify.TMP}/{collect}"
+                hits += 1
+        if not hits:
+            return classify.Decision(False, f"declared output {path} does not appear in the "
+                                     "command's arguments: local run", argv)
+        declared.append(classify.Output(path, collect, "keep"))
+    return classify.Decision(True, "forced remote by --remote", remote_argv, outputs=declared,
+                             compiler=argv[0])
+
+
+def decide(argv: list[str], opts: Options, cwd: str) -> classify.Decision:
+    if opts.force == "local":
+        return classify.Decision(False, "forced local by --local", argv)
+    if opts.force == "remote":
+        return forced_remote(argv, opts.outputs)
+    decision = classify.classify(argv, cwd, dict(os.environ))
+    if decision.remote:
+        for out in decision.outputs:
+            parent = os.path.dirname(out.path) or "."
+            if not os.access(parent, os.W_OK):
+                return classify.Decision(
+                    False, f"output directory {parent} is not writable here", argv)
+    return decision
+
+
+def main(args: list[str]) -> int:
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(sig, _on_signal)
+    try:
+        opts, argv = parse(args)
+    except ValueError as exc:
+        say(str(exc))
+        return 2
+    if not argv:
+        say("no command given\n" + USAGE)
+        return 2
+    try:
+        return _main(opts, argv)
+    except Interrupted as exc:
+        return 128 + exc.signum
+
+
+def _main(opts: Options, argv: list[str]) -> int:
+    cwd = os.getcwd()
+    decision = decide(argv, opts, cwd)
+    if opts.verbose:
+        say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
+    info = locate(cwd)
+    if not decision.remote:
+        return run_local(argv, info, opts.verbose)
+    fallback = os.environ.get("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    if info is None:
+        reason = (f"no server ({serverfile.NAME} not found in {cwd} or above); "
+                  "start one with `spraycc server` in the workspace root")
+        return unavailable(argv, reason, fallback)
+    try:
+        status = submit(info, decision, opts, cwd)
+    except ServerUnavailable as exc:
+        return unavailable(argv, str(exc), fallback)
+    except Refused as exc:
+        say(f"refused by the server: {exc}")
+        if fallback == "local" and os.environ.get("SPRAYCC_FALLBACK_ON_REFUSE"):
+            return run_local(argv, None, opts.verbose)
+        return EX_UNAVAILABLE
+    except ExecutorLost as exc:
+        say(str(exc))
+        return 1
+    if status is None:
+        return run_local(argv, info, opts.verbose)
+    return status
+
+
+def unavailable(argv: list[str], reason: str, fallback: str) -> int:
+    if fallback == "error":
+        say(f"{reason} (SPRAYCC_FALLBACK=error: not running it locally)")
+        return EX_UNAVAILABLE
+    say(f"{reason}; running locally")
+    return run_local(argv, None, False)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,97 @@
+"""`.spraycc_server`: how runners find the server of their workspace (SPEC §5.1).
+
+The file is plain `key=value` lines so the runner reads it without json or toml. It is written
+atomically and exclusively: contents go to a private temp file which is then hard-linked to the
+final name; link() fails if a server file exists, so two servers racing to start in one
+workspace cannot both win. On the runner's start-up path: builtins only.
+"""
+
+from __future__ import annotations
+
+import os
+
+NAME = ".spraycc_server"
+
+
+class ServerInfo:
+    """What a runner needs to reach the server: endpoints, access code, liveness settings."""
+
+    __slots__ = ("fields", "path")
+
+    def __init__(self, path: str, fields: dict[str, str]) -> None:
+        self.path = path
+        self.fields = fields
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.fields.get(key, default)
+
+    @property
+    def code(self) -> str:
+        return self.fields.get("code", "")
+
+    @property
+    def pid(self) -> int:
+        try:
+            return int(self.fields.get("pid", "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def host(self) -> str:
+        return self.fields.get("host", "")
+
+
+def find(start: str) -> str | None:
+    """Nearest server file walking up the real (symlink-resolved) tree from `start`."""
+    d = os.path.realpath(start)
+    while True:
+        candidate = os.path.join(d, NAME)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def read(path: str) -> ServerInfo:
+    """Parse a server file. Raises OSError if unreadable, ValueError if malformed."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read(65536)
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"{path}: malformed line {line!r}")
+        fields[key.strip()] = value.strip()
+    if "code" not in fields or not ("ipc" in fields or "tcp" in fields):
+        raise ValueError(f"{path}: no endpoint or access code")
+    return ServerInfo(path, fields)
+
+
+def create(path: str, fields: dict[str, str]) -> None:
+    """Write the server file atomically, mode 0600; FileExistsError if one is already there."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{NAME}.{os.getpid()}.tmp")
+    body = "".join(f"{k}={v}\n" for k, v in fields.items())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, body.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+
+
+def remove(path: str, code: str) -> None:
+    """Remove the server file only if it is still ours (same access code)."""
+    try:
+        if read(path).code == code:
+            os.unlink(path)
+    except (OSError, ValueError):
+        pass

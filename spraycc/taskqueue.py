@@ -1,0 +1,52 @@
+"""The server's priority queue of waiting tasks (SPEC §8).
+
+Order: dependency-generation steps first, then the longest expected duration first (LPT), then
+first come first served. Without history every expected duration is unknown (0), so the order
+is FIFO with -M/-MM steps ahead. Removal is lazy: a cancelled task stays in the heap until it
+surfaces, which keeps cancel O(1).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+# Given (history key, is a dependency step), the expected duration in seconds, or None.
+Estimator = Callable[[str, bool], float | None]
+
+
+def no_history(key: str, dependency: bool) -> float | None:
+    return None
+
+
+class TaskQueue:
+    def __init__(self, estimate: Estimator = no_history) -> None:
+        self._heap: list[tuple[int, float, int, int]] = []
+        self._seq = itertools.count()
+        self._live: set[int] = set()
+        self.estimate = estimate
+
+    def push(self, task_id: int, key: str, dependency: bool, *, requeue: bool = False) -> None:
+        """Queue a task. A requeued task (its executor died) goes ahead of equal peers."""
+        expected = self.estimate(key, dependency) or 0.0
+        seq = -1 if requeue else next(self._seq)
+        heapq.heappush(self._heap, (0 if dependency else 1, -expected, seq, task_id))
+        self._live.add(task_id)
+
+    def pop(self) -> int | None:
+        while self._heap:
+            task_id = heapq.heappop(self._heap)[3]
+            if task_id in self._live:
+                self._live.discard(task_id)
+                return task_id
+        return None
+
+    def discard(self, task_id: int) -> None:
+        self._live.discard(task_id)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, task_id: int) -> bool:
+        return task_id in self._live

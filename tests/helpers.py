@@ -1,0 +1,154 @@
+"""Test helpers: start a real `spraycc server` in a workspace and drive real commands.
+
+Nothing here sleeps to synchronise: the server is ready when it has printed its address (read
+from its stderr), and every wait has a deadline that fails the test instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SPRAYCC = str(BIN / "spraycc")
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02
+) -> object:
+    """Poll `predicate` until it is truthy; fail (AssertionError) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def base_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """An environment isolated from the user's own spraycc files."""
+    env = dict(os.environ)
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    env.update(
+        HOME=str(home),
+        SPRAYCC_HISTORY=str(home / "history"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".state"),
+        XDG_DATA_HOME=str(home / ".data"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}",
+    )
+    env.pop("SPRAYCC_CONFIG", None)
+    env.pop("SPRAYCC_FALLBACK", None)
+    env.pop("SPRAYCC_VERBOSE", None)
+    env.update(extra)
+    return env
+
+
+class ServerProc:
+    """A `spraycc server` process we started, ended by its PID only."""
+
+    def __init__(self, workspace: Path, env: dict[str, str], args: list[str]) -> None:
+        self.workspace = workspace
+        self.proc = subprocess.Popen(
+            [SPRAYCC, "server", *args],
+            cwd=workspace,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.lines: list[str] = []
+        self._buf = b""
+
+    def read_until(self, needle: str, timeout: float = 15.0) -> str:
+        """Read the server's stderr until a line containing `needle`; return that line."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stderr.fileno()  # type: ignore[union-attr]
+        while True:
+            for line in self.lines:
+                if needle in line:
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"server never said {needle!r}; it said: {self.lines}")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(
+                    f"server exited ({self.proc.wait()}) before saying {needle!r}: {self.lines}"
+                )
+            self._buf += chunk
+            *done, self._buf = self._buf.split(b"\n")
+            self.lines.extend(x.decode(errors="replace") for x in done)
+
+    def collect(self) -> str:
+        """Everything the server wrote to stderr (after it exited)."""
+        rest = self.proc.stderr.read() if self.proc.stderr else b""  # type: ignore[union-attr]
+        self.lines.extend((self._buf + rest).decode(errors="replace").splitlines())
+        self._buf = b""
+        return "\n".join(self.lines)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("server did not exit within its deadline") from None
+        finally:
+            if self.proc.stdout:
+                self.proc.stdout.close()
+
+    @property
+    def server_file(self) -> Path:
+        return self.workspace / ".spraycc_server"
+
+
+@contextmanager
+def running_server(
+    workspace: Path, env: dict[str, str], *args: str, config: str | None = None
+) -> Iterator[ServerProc]:
+    """A live server in `workspace` (optionally with a `.spraycc` config), stopped after."""
+    if config is not None:
+        (workspace / ".spraycc").write_text(config)
+    srv = ServerProc(workspace, env, list(args))
+    try:
+        srv.read_until("server: ")
+        yield srv
+    finally:
+        srv.stop()
+        srv.collect()
+
+
+def run(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, **kw
+    )  # type: ignore[call-overload]
+
+
+def snapshot(
+    root: Path, *, skip: Callable[[Path], bool] = lambda p: False
+) -> dict[str, tuple[bytes, int]]:
+    """Every regular file below `root`: relative path -> (bytes, mode)."""
+    out: dict[str, tuple[bytes, int]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink() and not skip(path):
+            out[str(path.relative_to(root))] = (path.read_bytes(), path.stat().st_mode & 0o7777)
+    return out

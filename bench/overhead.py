@@ -97,6 +97,7 @@ def main() -> None:
         env.pop("SPRAYCC_CONFIG", None)
         (ws / ".spraycc").write_text("idle_shutdown_after = 600\nrelease_delay = 600\n")
         srv = start_server(ws, env)
+        os.chdir(ws)  # posix_spawn has no cwd argument: every series runs from here
         try:
             series: dict[str, list[float]] = {"gcc": [], "spraycc": [], "python": []}
             rss: list[int] = []

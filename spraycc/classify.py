@@ -25,6 +25,7 @@ cite experiments with gcc 12.2 and clang 14 (tests/test_classify.py re-checks th
 from __future__ import annotations
 
 import os
+import stat
 
 TMP = "\x00"
 """Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
@@ -178,6 +179,8 @@ _INPUT_FLAGS = ("-include", "-imacros", "-include-pch")
 _F_LOCAL = (
     ("-fdump-", "dump files have unpredictable names"),
     ("-fcallgraph-info", "call graph files are not handled"),
+    # gcc hashes the output name into the profile ids of static functions (.gcno, .o):
+    ("-ftest-coverage", "coverage notes depend on the output location"),
     ("-fprofile", "profile data paths follow the output location"),
     ("-fauto-profile", "reads profile data next to the output"),
     ("-fbranch-probabilities", "reads profile data next to the output"),
@@ -291,8 +294,21 @@ def _find_program(prog: str, cwd: str, env: dict[str, str], skip_ccache: bool) -
     return None
 
 
+def _resolve_links(path: str) -> str:
+    """Follow symlinks of the last path component (/usr/bin/cc -> /etc/alternatives/cc ->
+    /usr/bin/gcc -> gcc-12 -> x86_64-linux-gnu-gcc-12): enough to name the real driver, and
+    a few readlink calls instead of realpath's lstat of every directory."""
+    for _ in range(40):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            break
+        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    return path
+
+
 def _is_ccache(path: str) -> bool:
-    return os.path.basename(os.path.realpath(path)) == "ccache"
+    return os.path.basename(_resolve_links(path)) == "ccache"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +439,7 @@ class _Cmd:
     __slots__ = (
         "aux_info", "dep_m", "extra_inputs", "family", "inputs", "md", "mf", "mode_c",
         "mode_e", "mode_s", "mt_seen", "out", "pipe", "reason", "save_temps", "save_temps_at",
-        "sources", "stack_usage", "syntax_only", "test_coverage", "time_trace", "wp_deps",
+        "sources", "stack_usage", "syntax_only", "time_trace", "wp_deps",
     )  # fmt: skip
 
     def __init__(self, family: str) -> None:
@@ -440,7 +456,6 @@ class _Cmd:
         self.save_temps: str | None = None  # "" (plain), "cwd" or "obj"
         self.save_temps_at: list[int] = []
         self.stack_usage = False
-        self.test_coverage = False
         self.time_trace = False
         self.aux_info: tuple[int, str] | None = None
         self.wp_deps: list[tuple[int, int]] = []  # (token, item index of the file in -Wp,…)
@@ -634,8 +649,6 @@ def _parse_f(cmd: _Cmd, a: str) -> None:
         cmd.syntax_only = True
     elif a == "-fstack-usage":
         cmd.stack_usage = True
-    elif a == "-ftest-coverage":
-        cmd.test_coverage = True
     elif a == "-ftime-trace" and cmd.family == "clang":
         cmd.time_trace = True
     elif a.startswith("-ftime-trace"):
@@ -677,10 +690,14 @@ def _check_cpp_items(cmd: _Cmd, items: list[str], tok: int) -> None:
 
 
 def _check_as_items(cmd: _Cmd, items: list[str]) -> None:
-    for it in items:
+    """Options handed to the assembler: -Wa,a,b,… or -Xassembler a."""
+    k = 0
+    while k < len(items):
+        it = items[k]
         if not it.startswith(_AS_SAFE_PREFIXES):
             cmd.local(f"unknown assembler option {it}")
             return
+        k += 2 if it in ("--defsym", "-I") else 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,7 +713,7 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
     found = _find_program(prog, cwd, env, False)
     if found is None:
         return Decision(False, f"{prog}: not found on PATH", argv, compiler=prog)
-    real = os.path.realpath(found)
+    real = _resolve_links(found)
     head = prog
     if os.path.basename(real) == "ccache":
         # ccache on a cluster host would write the shared cache directory from there. Strip
@@ -710,7 +727,7 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
         found = _find_program(name, cwd, env, True)
         if found is None:
             return Decision(False, f"{name}: no compiler found past ccache", argv, compiler=name)
-        real = os.path.realpath(found)
+        real = _resolve_links(found)
         # Keep the name the user wrote when it finds the same compiler (diagnostics print the
         # basename of argv[0]); a masquerade directory on PATH needs the full path.
         head = name if _find_program(name, cwd, env, False) == found else found
@@ -719,6 +736,8 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
         return Decision(False, f"{prog} is not a known compiler", argv, compiler=real)
     if not args:
         return Decision(False, "not a compile: no arguments", argv, compiler=real)
+    if env.get("GCC_COMPARE_DEBUG"):
+        return Decision(False, "GCC_COMPARE_DEBUG writes comparison dumps", argv, compiler=real)
 
     rsp_files: list[str] = []
     if any(a[:1] == "@" for a in args):
@@ -816,7 +835,7 @@ class _Plan:
         cmd = self.cmd
         return bool(
             cmd.md or cmd.mf or cmd.wp_deps or cmd.save_temps is not None or cmd.stack_usage
-            or cmd.test_coverage or cmd.time_trace or cmd.aux_info
+            or cmd.time_trace or cmd.aux_info
             or "DEPENDENCIES_OUTPUT" in self.envv or "SUNPRO_DEPENDENCIES" in self.envv
         )  # fmt: skip
 
@@ -844,7 +863,7 @@ class _Plan:
                 )
         else:
             self.single(mode, srcs[0][0], srcs[0][1])
-            self.check_collisions()
+            self.check_outputs()
 
     def mode(self) -> str | None:
         """ "E" (-E, -M, -MM), "S", "c" (-c, -fsyntax-only), or None (local: link etc.)."""
@@ -859,7 +878,8 @@ class _Plan:
             return "c"
         if cmd.sources and all(lang in _HEADERS for _, lang in cmd.sources):
             self.local(_PCH_REASON)
-        elif cmd.inputs:
+            return "c"  # gcc compiles headers to a PCH even without -c
+        if cmd.inputs:
             self.local("link step")
         else:
             self.local("not a compile: no input files")
@@ -877,6 +897,10 @@ class _Plan:
         base = os.path.basename(src)
         if not base or base[0] == ".":
             self.local(f"cannot derive output names from {src!r}")
+            return
+        if lang in _HEADERS and mode != "E":  # local (see run); listed for `spraycc explain`
+            out = cmd.out[1] if cmd.out is not None else src + ".gch"
+            self.add(out, "0/" + os.path.basename(out), "delete", False)
             return
         stem = _strip_ext(base)
         cc1 = lang not in (_ASM, _ASM_CPP)  # runs the compiler proper
@@ -967,15 +991,10 @@ class _Plan:
                 self.add(sdir + aux_stem + ext, "0/" + aux_stem + ext, "keep", True)
         if cc1 and mode != "E":
             if gcc:
-                aux = ((cmd.stack_usage, ".su"), (cmd.test_coverage, ".gcno"))
-                for flag, ext in aux:
-                    if flag:
-                        self.add(aux_dir + aux_stem + ext, "0/" + aux_stem + ext, "keep", True)
+                if cmd.stack_usage:
+                    self.add(aux_dir + aux_stem + ".su", "0/" + aux_stem + ".su", "keep", True)
             else:
-                if cmd.test_coverage:
-                    self.local("clang -ftest-coverage is not handled")
-                aux = ((cmd.stack_usage, ".su"), (cmd.time_trace, ".json"))
-                for flag, ext in aux:
+                for flag, ext in ((cmd.stack_usage, ".su"), (cmd.time_trace, ".json")):
                     if flag:  # clang: replace_extension(-o or <stem>.o, ext)
                         name = _replace_suffix(obase, ext)
                         self.add(_replace_suffix(out or obase, ext), "0/" + name, "keep", False)
@@ -1041,7 +1060,7 @@ class _Plan:
         if cmd.family != "gcc":
             self.local(f"{var} with clang is not handled")
             return
-        if cmd.md or cmd.dep_m or cmd.wp_deps:
+        if cmd.md or cmd.dep_m or cmd.wp_deps or cmd.mf:  # (-MF overrides the variable)
             self.local(f"{var} together with dependency options")
             return
         value = self.envv[var]
@@ -1059,10 +1078,13 @@ class _Plan:
         self.env[var] = f"{TMP}/{d}/{base}{sep}{target}"
         self.add(path, f"{d}/{base}", "keep", True)
 
-    def check_collisions(self) -> None:
-        """Outputs must be distinct and must not be an input (gcc refuses -o = input)."""
+    def check_outputs(self) -> None:
+        """Each output must be a fresh or regular file in an existing directory, distinct from
+        the others and from every input; otherwise a local run's behaviour (an error, writing
+        through a symlink or into /dev/null) cannot be reproduced by writing files back."""
         cmd = self.cmd
         seen: set[str] = set()
+        dirs_ok: set[str] = {""}
         ins = {os.path.normpath(os.path.join(self.cwd, p)) for p in cmd.inputs}
         for o in self.outputs:
             p = os.path.normpath(os.path.join(self.cwd, o.path))
@@ -1070,11 +1092,24 @@ class _Plan:
                 self.local(f"output {o.path} collides with another file of the step")
                 return
             seen.add(p)
+            d = os.path.dirname(o.path)
+            if d not in dirs_ok:
+                if not os.path.isdir(os.path.join(self.cwd, d)):
+                    self.local(f"the directory of output {o.path} does not exist")
+                    return
+                dirs_ok.add(d)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                self.local(f"output {o.path} exists and is not a regular file")
+                return
         if cmd.out is not None and self.outputs:
-            # gcc compares canonical paths (lrealpath): "-o sl.c" with sl.c -> a.c is refused.
-            op = os.path.join(self.cwd, cmd.out[1])
-            obase = os.path.basename(op)
-            if os.path.islink(op) or any(os.path.basename(i) == obase for i in cmd.inputs):
-                rp = os.path.realpath(op)
+            # gcc refuses an output that is an input; it compares canonical paths (lrealpath),
+            # so "-o d/../a.c" is refused too.
+            obase = os.path.basename(cmd.out[1])
+            if any(os.path.basename(i) == obase for i in cmd.inputs):
+                rp = os.path.realpath(os.path.join(self.cwd, cmd.out[1]))
                 if any(rp == os.path.realpath(os.path.join(self.cwd, i)) for i in cmd.inputs):
                     self.local(f"output {cmd.out[1]} is the same file as an input")

@@ -150,7 +150,7 @@ private:
 
     void ws()
     {
-        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+        while (i_ < s_.size() && std::string_view(" \n\t\r").find(s_[i_]) != std::string_view::npos)
             i_++;
     }
 
@@ -296,7 +296,8 @@ private:
         std::size_t start = i_;
         if (i_ < s_.size() && s_[i_] == '-')
             i_++;
-        while (i_ < s_.size() && std::string_view("0123456789.eE+-").find(s_[i_]) != std::string_view::npos)
+        const std::string_view number_chars("0123456789.eE+-");
+        while (i_ < s_.size() && number_chars.find(s_[i_]) != std::string_view::npos)
             i_++;
         double d = 0;
         auto res = std::from_chars(s_.data() + start, s_.data() + i_, d);

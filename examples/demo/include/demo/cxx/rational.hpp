@@ -27,7 +27,10 @@ public:
         T g = std::gcd(a.den_, b.den_);
         return Rational(a.num_ * (b.den_ / g) + b.num_ * (a.den_ / g), a.den_ / g * b.den_);
     }
-    friend Rational operator-(const Rational &a, const Rational &b) { return a + Rational(-b.num_, b.den_); }
+    friend Rational operator-(const Rational &a, const Rational &b)
+    {
+        return a + Rational(-b.num_, b.den_);
+    }
     friend Rational operator*(const Rational &a, const Rational &b)
     {
         T g1 = std::gcd(a.num_, b.den_), g2 = std::gcd(b.num_, a.den_);

@@ -23,6 +23,9 @@ from spraycc.taskqueue import TaskQueue
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes, Sequence[Any]], None]
+# A second copy replaces the first only while the runner still holds back all the output the
+# first one sent (runner.BUFFER_LIMIT is 8 MB; stay well below it).
+COPY_SWITCH_LIMIT = 1 << 20
 
 
 @dataclass
@@ -37,6 +40,15 @@ class TaskState:
     attempt: int = 1
     executor: bytes | None = None
     started: float = 0.0
+    expected: float | None = None  # recorded duration (history), for straggler insurance
+    issued: int = 1  # highest attempt number handed out: every copy has its own
+    lost: int = 0  # attempts lost with their executor
+    out_bytes: int = 0  # stdout/stderr bytes relayed to the runner from the current attempt
+    dup: bytes | None = None  # executor running a second copy (straggler insurance)
+    dup_attempt: int = 0
+    dup_started: float = 0.0
+    dup_held: list[list[Any]] = field(default_factory=list)  # its OUTPUT, kept until it wins
+    duplicated: bool = False  # a second copy was started once: never again
 
 
 @dataclass
@@ -70,6 +82,8 @@ class Counters:
     failed: int = 0
     retried: int = 0
     cancelled: int = 0
+    duplicated: int = 0  # second copies started for stragglers
+    duplicate_won: int = 0  # ... that finished first and were used
     local_done: int = 0
     local_failed: int = 0
     refused: int = 0
@@ -77,6 +91,9 @@ class Counters:
     bytes_out: int = 0
     remote_seconds: float = 0.0
     local_seconds: float = 0.0
+    fallback: int = 0  # submitted tasks handed back to their runner to run locally
+    executor_seconds: float = 0.0  # slot time held by executors that have left
+    busy_seconds: float = 0.0  # ... of which they were running a task
     slowest: list[tuple[float, str, str]] = field(default_factory=list)
 
 
@@ -88,6 +105,10 @@ class Hooks:
     def executor_gone(self, launch: str) -> None: ...
 
     def task_succeeded(self, key: str, elapsed: float) -> None: ...
+
+    def snapshot_extra(self) -> dict[str, Any]:
+        """What the server adds to a status snapshot (executor pools, rate, estimates)."""
+        return {}
 
 
 class Broker:
@@ -101,17 +122,21 @@ class Broker:
         local_slots: int = 1,
         release_delay: float = 30.0,
         max_attempts: int = 3,
+        straggler_factor: float = 0.0,
+        straggler_min_seconds: float = 5.0,
         heartbeat: float = p.HEARTBEAT_INTERVAL,
         liveness: int = p.HEARTBEAT_LIVENESS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.send = send
         self.code = code
-        self.queue = queue or TaskQueue()
+        self.queue = queue if queue is not None else TaskQueue()  # (an empty one is falsy)
         self.hooks = hooks or Hooks()
         self.local_slots = local_slots
         self.release_delay = release_delay
         self.max_attempts = max_attempts
+        self.straggler_factor = straggler_factor  # 0: no second copies
+        self.straggler_min_seconds = straggler_min_seconds
         self.heartbeat = heartbeat
         self.expiry = heartbeat * liveness
         self.clock = clock
@@ -251,22 +276,45 @@ class Broker:
                   rest: Sequence[Any]) -> None:
         task = self._current(ex, msg.task, msg.attempt)
         if task is None:
+            copy = self._copy_of(ex, msg.task, msg.attempt)
+            if copy is not None:
+                self._on_copy_output(copy, isinstance(msg, p.File), [header, *rest])
             return
-        self.counters.bytes_out += sum(len(f) for f in rest)
-        self._send_runner(task, [header, *rest])
+        if isinstance(msg, p.File) and task.dup is not None:
+            self._drop_copy(task, cancel=True)  # this copy's step exited first: it wins
+        self._relay(task, [header, *rest], isinstance(msg, p.Output))
+
+    def _relay(self, task: TaskState, frames: list[Any], output: bool) -> None:
+        size = sum(len(f) for f in frames[1:])
+        self.counters.bytes_out += size
+        if output:
+            task.out_bytes += size
+        self._send_runner(task, frames)
 
     def on_result(self, ex: ExecutorState, msg: p.Result, header: bytes) -> None:
         now = self.clock()
+        copy = self._copy_of(ex, msg.task, msg.attempt)
+        if copy is not None and not self._copy_result(copy, ex, msg, now):
+            self.dispatch()
+            return
         cancelled = self._cancelled_on.pop(ex.peer, None)
         task = self._current(ex, msg.task, msg.attempt)
         if ex.task is not None and (task is not None or cancelled == msg.task):
             ex.busy_seconds += now - (task.started if task else ex.idle_since)
             ex.tasks_done += 1
             self._make_idle(ex, now)
+        if task is not None and task.dup is not None:
+            if msg.error:  # this copy could not run: the other one carries on
+                self._switch_to_copy(task, f"could not run on {msg.host}: {msg.error}",
+                                     cancel_first=False)
+                self.dispatch()
+                return
+            self._drop_copy(task, cancel=True)
         if task is not None:
             del self.tasks[task.id]
             self._finish_runner(task.runner)
             if msg.error:
+                self.counters.fallback += 1
                 log.info("task %d (%s) could not run on %s: %s", task.id, task.name, msg.host,
                          msg.error)
             elif msg.status == 0:
@@ -288,26 +336,35 @@ class Broker:
 
     def drop_executor(self, ex: ExecutorState, reason: str) -> None:
         """Forget an executor; a task it was running goes back to the queue."""
+        self._retire(ex)
         self.executors.pop(ex.peer, None)
         self.idle.pop(ex.peer, None)
         self._cancelled_on.pop(ex.peer, None)
         self.hooks.executor_gone(ex.launch)
         task = self.tasks.get(ex.task) if ex.task is not None else None
-        if task is not None and task.executor == ex.peer:
-            self._requeue(task, reason)
+        if task is not None and task.dup == ex.peer:
+            self._drop_copy(task, cancel=False)
+        elif task is not None and task.executor == ex.peer:
+            if task.dup is not None:  # a second copy is running: it carries on alone
+                self._switch_to_copy(task, reason, cancel_first=False)
+            else:
+                self._requeue(task, reason)
 
     def _requeue(self, task: TaskState, reason: str) -> None:
         task.executor = None
-        if task.attempt >= self.max_attempts:
+        task.lost += 1
+        if task.lost >= self.max_attempts:
             del self.tasks[task.id]
             self.counters.failed += 1
             log.warning("task %d (%s) failed %d times; giving up", task.id, task.name,
-                        task.attempt)
-            self._send(task.runner, p.Fail(f"{reason}; gave up after {task.attempt} attempts",
+                        task.lost)
+            self._send(task.runner, p.Fail(f"{reason}; gave up after {task.lost} attempts",
                                            False))
             self._finish_runner(task.runner)
             return
-        task.attempt += 1
+        task.issued += 1
+        task.attempt = task.issued
+        task.out_bytes = 0
         self.counters.retried += 1
         log.info("task %d (%s) re-queued as attempt %d: %s", task.id, task.name,
                  task.attempt, reason)
@@ -318,10 +375,17 @@ class Broker:
 
     def release(self, ex: ExecutorState, reason: str) -> None:
         """Tell an idle executor to leave (it frees its cluster slot)."""
+        self._retire(ex)
         self.executors.pop(ex.peer, None)
         self.idle.pop(ex.peer, None)
         self.hooks.executor_gone(ex.launch)
         self._send(ex.peer, p.Disconnect(reason))
+
+    def _retire(self, ex: ExecutorState) -> None:
+        """Keep the slot time of an executor that leaves, for the summary's efficiency."""
+        if ex.peer in self.executors:
+            self.counters.executor_seconds += self.clock() - ex.connected
+            self.counters.busy_seconds += ex.busy_seconds
 
     def dispatch(self) -> None:
         """Hand queued tasks to idle executors, least recently used first."""
@@ -348,6 +412,7 @@ class Broker:
 
     def on_submit(self, peer: bytes, msg: p.Submit, body: Any, now: float) -> None:
         task = TaskState(self._next_task, peer, msg.key, msg.name, msg.flags, body, now)
+        task.expected = self.queue.estimate(msg.key, bool(msg.flags & p.FLAG_DEPENDENCY))
         self._next_task += 1
         if self.stopping:
             self._send(peer, p.Fail("the server is stopping", True))
@@ -361,10 +426,12 @@ class Broker:
 
     def on_cancel(self, rn: RunnerState) -> None:
         """The runner was interrupted: drop its queued task, cancel its running one."""
-        self.counters.cancelled += rn.task is not None
         self._forget_runner(rn.peer)
 
     def on_local(self, peer: bytes, msg: p.Local, now: float) -> None:
+        if self.stopping:  # a draining server takes no new work; the step runs unthrottled
+            self._send(peer, p.Fail("the server is stopping", True))
+            return
         self.runners[peer] = RunnerState(peer, now, local=True, name=msg.name, started=now)
         if len(self.local_holders) < self.local_slots:
             self._grant(peer)
@@ -393,8 +460,9 @@ class Broker:
         if rn is not None:
             rn.task = None
 
-    def _forget_runner(self, peer: bytes) -> None:
-        """A runner is gone or done: free its local slot, drop or cancel its task."""
+    def _forget_runner(self, peer: bytes, *, gone: bool = True) -> None:
+        """A runner is gone or done: free its local slot, drop or cancel its task. A task
+        dropped because its runner is `gone` counts as cancelled (else the caller counts it)."""
         rn = self.runners.pop(peer, None)
         if rn is None:
             return
@@ -413,7 +481,11 @@ class Broker:
         if task.executor is not None:
             self._cancelled_on[task.executor] = task.id
             self._send_executor(task.executor, [p.encode(p.Cancel(task.id))])
-        log.info("task %d (%s) dropped: its runner is gone", task.id, task.name)
+        if task.dup is not None:
+            self._drop_copy(task, cancel=True)
+        if gone:
+            self.counters.cancelled += 1
+            log.info("task %d (%s) dropped: its runner is gone", task.id, task.name)
 
     def _grant_waiting(self) -> None:
         while self.local_waiting and len(self.local_holders) < self.local_slots:
@@ -424,7 +496,119 @@ class Broker:
         for rn in list(self.runners.values()):
             if rn.task is not None:
                 self._send(rn.peer, p.Fail(reason, True))
-            self._forget_runner(rn.peer)
+                if rn.peer in self.runners:  # else the send found it gone: counted cancelled
+                    self.counters.fallback += 1
+            self._forget_runner(rn.peer, gone=False)
+
+    # ------------------------------------------------------------- straggler insurance
+    # With executors idle and nothing queued, a task that has run well past its recorded
+    # duration gets a second copy (attempt numbers differ). Only one attempt at a time is
+    # relayed to the runner. The copy's OUTPUT is kept here (bounded: the executor sends at
+    # most its credit window unacknowledged) until the race is decided by the first sign
+    # that a copy's step has exited: its first FILE or its RESULT. If the first copy exits
+    # first, the second is cancelled and its messages dropped. If the second exits first,
+    # the runner gets RETRY with the second attempt (it discards what it had of the first,
+    # which it holds back for exactly this: only retry-safe tasks are copied), then the kept
+    # messages, and the first copy is cancelled.
+
+    def start_copies(self, now: float) -> None:
+        if not self.straggler_factor or not self.idle or len(self.queue) or self.stopping:
+            return
+        for task in sorted(self.tasks.values(), key=lambda t: t.started):
+            if not self.idle:
+                return
+            if (task.executor is None or task.duplicated or task.expected is None
+                    or not task.flags & p.FLAG_RETRY_SAFE):
+                continue
+            due = max(self.straggler_factor * task.expected,
+                      task.expected + self.straggler_min_seconds)
+            if now - task.started >= due:
+                self._start_copy(task, now)
+
+    def _start_copy(self, task: TaskState, now: float) -> None:
+        first = self.executors.get(task.executor) if task.executor is not None else None
+        host = first.host if first is not None else ""
+        # Another host if one is idle: the slowness may be the host's.
+        peer = next((e for e in self.idle if self.executors[e].host != host), None)
+        if peer is None:
+            peer = next(iter(self.idle))
+        del self.idle[peer]
+        ex = self.executors[peer]
+        ex.task = task.id
+        task.issued += 1
+        task.dup, task.dup_attempt, task.dup_started = peer, task.issued, now
+        task.dup_held = []
+        task.duplicated = True
+        self.counters.duplicated += 1
+        log.info("task %d (%s) has run %.1f s, %.1f s expected: second copy on %s", task.id,
+                 task.name, now - task.started, task.expected or 0.0, ex.host)
+        try:
+            self.send(peer, [p.encode(p.Task(task.id, task.dup_attempt)), task.body])
+        except PeerGone:
+            ex.task = None
+            task.dup = None
+            self.drop_executor(ex, "executor vanished")
+
+    def _copy_of(self, ex: ExecutorState, task_id: int, attempt: int) -> TaskState | None:
+        """The task whose second copy `ex` runs, if the message is about that copy."""
+        task = self.tasks.get(task_id)
+        if (task is None or task.dup != ex.peer or task.dup_attempt != attempt
+                or ex.task != task_id):
+            return None
+        return task
+
+    def _can_switch(self, task: TaskState) -> bool:
+        # The runner holds back stdout/stderr (up to runner.BUFFER_LIMIT, 8 MB) so a retry can
+        # discard it; past that it has written some and a switch would fail the step.
+        return task.out_bytes <= COPY_SWITCH_LIMIT
+
+    def _on_copy_output(self, task: TaskState, is_file: bool, frames: list[Any]) -> None:
+        if not is_file:
+            task.dup_held.append(frames)
+        elif self._can_switch(task):
+            self._switch_to_copy(task, "a second copy of a slow task finished first")
+            if task.id in self.tasks:
+                self._relay(task, frames, False)
+        else:
+            self._drop_copy(task, cancel=True)
+
+    def _copy_result(self, task: TaskState, ex: ExecutorState, msg: p.Result,
+                     now: float) -> bool:
+        """The second copy's RESULT came before any FILE of it. True: it is now the task's
+        attempt (on_result goes on as for any result); False: it was dropped, `ex` is idle."""
+        if not msg.error and self._can_switch(task):
+            self._switch_to_copy(task, "a second copy of a slow task finished first")
+            return True
+        ex.busy_seconds += now - task.dup_started
+        ex.tasks_done += 1
+        self._drop_copy(task, cancel=False)
+        self._make_idle(ex, now)
+        return False
+
+    def _switch_to_copy(self, task: TaskState, reason: str, *, cancel_first: bool = True) -> None:
+        """Make the second copy the task's attempt: RETRY to the runner, then its kept
+        messages; the first copy is cancelled."""
+        first = task.executor
+        task.executor, task.attempt, task.started = task.dup, task.dup_attempt, task.dup_started
+        held, task.dup, task.dup_held, task.out_bytes = task.dup_held, None, [], 0
+        self.counters.duplicate_won += 1
+        log.info("task %d (%s): switching to attempt %d: %s", task.id, task.name, task.attempt,
+                 reason)
+        if cancel_first and first is not None and first in self.executors:
+            self._cancelled_on[first] = task.id
+            self._send_executor(first, [p.encode(p.Cancel(task.id))])
+        self._send(task.runner, p.Retry(task.id, task.attempt, reason))
+        for frames in held:
+            if task.id not in self.tasks:  # the runner is gone
+                return
+            self._relay(task, frames, True)
+
+    def _drop_copy(self, task: TaskState, *, cancel: bool) -> None:
+        """Forget the second copy; `cancel` tells its executor to stop it."""
+        peer, task.dup, task.dup_held = task.dup, None, []
+        if cancel and peer is not None and peer in self.executors:
+            self._cancelled_on[peer] = task.id
+            self._send_executor(peer, [p.encode(p.Cancel(task.id))])
 
     # ----------------------------------------------------------------------------- time
 
@@ -436,6 +620,7 @@ class Broker:
             self.send_heartbeats()
         self.expire_executors(now)
         self.expire_runners(now)
+        self.start_copies(now)
         self.release_idle(now)
 
     def send_heartbeats(self) -> None:
@@ -477,6 +662,7 @@ class Broker:
             if task.executor is None:
                 self.queue.discard(task_id)
                 del self.tasks[task_id]
+                self.counters.fallback += 1
                 self._send(task.runner, p.Fail(reason, True))
                 self._finish_runner(task.runner)
 
@@ -519,7 +705,8 @@ class Broker:
             (t for t in self.tasks.values() if t.executor is not None), key=lambda t: t.started
         )
         c = self.counters
-        return {
+        held, busy = self.slot_seconds(now)
+        snap = {
             "queued": len(self.queue),
             "running": len(running),
             "local_running": len(self.local_holders),
@@ -536,12 +723,35 @@ class Broker:
             "refused": c.refused,
             "dropped": c.dropped,
             "bytes_out": c.bytes_out,
+            "duplicated": c.duplicated,
+            "duplicate_won": c.duplicate_won,
+            "fallback": c.fallback,
+            "remote_seconds": c.remote_seconds,
+            "local_seconds": c.local_seconds,
+            "executor_seconds": held,
+            "busy_seconds": busy,
             "longest_running": [
                 {"name": t.name, "host": self.executors[t.executor].host
                  if t.executor in self.executors else "?", "elapsed": now - t.started}
                 for t in running[:10]
             ],
+            "slowest": [{"name": name, "host": host, "elapsed": seconds}
+                        for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
+            "stopping": self.stopping,
         }
+        snap.update(self.hooks.snapshot_extra())
+        return snap
+
+    def slot_seconds(self, now: float) -> tuple[float, float]:
+        """(executor-seconds held, of which busy) over the session, live executors included."""
+        held, busy = self.counters.executor_seconds, self.counters.busy_seconds
+        for ex in self.executors.values():
+            held += now - ex.connected
+            busy += ex.busy_seconds
+            task = self.tasks.get(ex.task) if ex.task is not None else None
+            if task is not None and task.executor == ex.peer:
+                busy += now - task.started
+        return held, busy
 
     def snapshot_frame(self) -> bytes:
         from spraycc.minipack import packb

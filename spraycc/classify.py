@@ -13,13 +13,38 @@ with the task's environment plus `Decision.env`. The runner writes each collecte
 
 So classify() rewrites every output-naming argument to point under TMP without leaving a trace
 of TMP in any output: the primary output keeps its basename in `TMP/0/` (gcc derives the .d,
-.su, .gcno and -save-temps names from it), files named by their own flag (-MF, -aux-info,
+.su and -save-temps names from it), files named by their own flag (-MF, -aux-info,
 -Wp,-MD) get a subdirectory each, dependency files get an explicit -MQ naming the original
 target, and a step whose outputs or embedded paths cannot be made identical to a local run
 stays local with a reason. A build tool must never produce a wrong build: when in doubt, local.
 
-Runner-path module (imported once per compile): imports only `os`. Notes on compiler behaviour
-cite experiments with gcc 12.2 and clang 14 (tests/test_classify.py re-checks them).
+Decisions worth knowing (each backed by an experiment; tests/test_classify.py re-checks them
+against real gcc 12 / clang 14 by comparing a remote-style run with a local one, and
+tests/test_fidelity_e2e.py through a real server and `spraycc run`):
+- `ccache gcc …` (explicit or through a masquerade directory) runs the compiler ccache would
+  run, without ccache: ccache on a cluster host would write the shared cache directory from
+  there, and a cache miss produces exactly the bytes of a plain compile.
+- Local: links; queries (-v, --version, -print-*, -dump*); stdin sources; -march=native and
+  friends; several sources in one command (their outputs go to cwd, which cannot be
+  redirected); precompiled headers (tied to the exact cc1 binary); -gsplit-dwarf (the .dwo name
+  embedded in the object follows the output location); coverage and profiling (.gcda paths and
+  gcc's profile ids of static functions hash the output location); -fdump-*; plugins; -specs;
+  clang's -save-temps and command-line recording; any flag not in the tables; an output that
+  is not a plain file in an existing directory.
+- On a failing compile, gcc leaves a stale object in place unless `as` ran (.s input, -pipe),
+  and always deletes a stale -S/-E -o target; clang deletes its -o target and its .d file.
+  Known gap: a C file whose inline asm fails in `as` keeps a stale object here, which a local
+  run deletes (a remote run cannot tell which stage failed); harmless for make, the object is
+  older than what triggered the rebuild.
+- At a terminal the runner adds `Decision.tty_flag` (-fdiagnostics-color=always) so the
+  remote compiler colours its diagnostics like a local one; see `Decision`.
+
+Modules: spraycc.flags (the tables, pure data), spraycc.compilers (which compiler argv runs,
+through PATH, symlinks and ccache), spraycc.cmdline (response files and the walk over the
+arguments), and this one (the decision and the plan of outputs and argument rewrites).
+
+Runner-path module (imported once per compile): imports only `os`, `stat` and the three
+modules above, which import nothing but `os`.
 """
 
 from __future__ import annotations
@@ -27,11 +52,22 @@ from __future__ import annotations
 import os
 import stat
 
+from spraycc import flags
+from spraycc.cmdline import Parsed, expand, parse, split_response_file
+from spraycc.compilers import compiler_family, driver_version, find_driver
+
+__all__ = [
+    "TMP",
+    "Decision",
+    "Output",
+    "as_json_dict",
+    "classify",
+    "compiler_family",
+    "split_response_file",
+]
+
 TMP = "\x00"
 """Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
-
-_MAX_RSP_DEPTH = 16
-_MAX_RSP_BYTES = 1 << 20
 
 
 class Output:
@@ -70,6 +106,16 @@ class Decision:
 
     For a local decision `argv` is the original command and `env` is empty; `inputs` and
     `outputs` are then a best effort, for `spraycc explain`.
+
+    tty_flag: an argument the runner appends to a remote `argv` when its own stderr is a
+    terminal ("" for none). A local compiler colours its diagnostics at a terminal; a remote
+    one writes to a pipe and would not. "-fdiagnostics-color=always" changes only the
+    diagnostics: gcc records it neither in DW_AT_producer (-grecord-gcc-switches, on by
+    default) nor in .GCC.command.line (-frecord-gcc-switches), nor in the LTO option section
+    (objects compared with gcc 12 and clang 14). Not "-fdiagnostics-urls=always", although
+    gcc >= 10 at a terminal such as TERM=xterm-256color also wraps option names in OSC 8
+    hyperlinks: gcc 12 records that flag in DW_AT_producer, so a -g object would differ. The
+    colours are the same; those invisible hyperlink escapes are missing.
     """
 
     __slots__ = (
@@ -81,6 +127,7 @@ class Decision:
         "outputs",
         "reason",
         "remote",
+        "tty_flag",
     )
 
     def __init__(
@@ -93,6 +140,7 @@ class Decision:
         outputs: list[Output] | None = None,
         dependency_task: bool = False,
         compiler: str = "",
+        tty_flag: str = "",
     ) -> None:
         self.remote = remote
         self.reason = reason
@@ -102,6 +150,7 @@ class Decision:
         self.outputs = outputs if outputs is not None else []
         self.dependency_task = dependency_task
         self.compiler = compiler
+        self.tty_flag = tty_flag
 
     def __repr__(self) -> str:
         where = "remote" if self.remote else "local"
@@ -123,271 +172,9 @@ def as_json_dict(d: Decision) -> dict:
         out["remote_env"] = {
             k: (None if v is None else v.replace(TMP, "<tmp>")) for k, v in d.env.items()
         }
+    if d.remote and d.tty_flag:
+        out["added_at_a_terminal"] = d.tty_flag
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Flag tables, grouped by why a flag matters.
-# ---------------------------------------------------------------------------------------------
-# fmt: off
-
-# The command asks the compiler about itself: configure parses the exact output. Local.
-_QUERY_EXACT = frozenset({
-    "-v", "--verbose", "-###", "--version", "--help", "--target-help", "-dumpversion",
-    "-dumpfullversion", "-dumpmachine", "-dumpspecs",
-})
-_QUERY_PREFIXES = ("-print-", "--print-", "--help=", "-dump", "--dump")
-
-# Flags that change code generation, diagnostics or search paths only: no file of their own.
-_SAFE_EXACT = frozenset({
-    "-w", "-ansi", "-pedantic", "-pedantic-errors", "-pthread", "-pthreads", "-p", "-pg",
-    "-Q", "-H", "-time", "-C", "-CC", "-P", "-undef", "-trigraphs", "-traditional",
-    "-traditional-cpp", "-remap", "-nostdinc", "-nostdinc++", "-no-canonical-prefixes",
-    "-canonical-prefixes", "-MP", "-MG", "-dD", "-dM", "-dN", "-dI", "-dU",
-    # link-only flags, ignored when not linking
-    "-shared", "-static", "-static-pie", "-pie", "-no-pie", "-rdynamic", "-s", "-r",
-    "-symbolic", "-nostdlib", "-nostdlib++", "-nostartfiles", "-nodefaultlibs",
-    "-static-libgcc", "-shared-libgcc", "-static-libstdc++", "-static-libasan",
-    "-static-libtsan", "-static-liblsan", "-static-libubsan",
-    # clang
-    "-Qunused-arguments", "-integrated-as", "-no-integrated-as", "-nostdlibinc",
-    "-nobuiltininc",
-})
-
-# Flags whose value is the next argument and never names a file the step writes.
-_SAFE_SEPARATE = frozenset({
-    "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iprefix",
-    "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-iquote", "-imultilib",
-    "-imultiarch", "-L", "-l", "-Xlinker", "-T", "-u", "-e", "-z", "-B", "--param", "-arch",
-    "-target", "-gcc-toolchain", "-include-pch", "-isystem-after", "-iframework", "-F",
-    "-ivfsoverlay", "-resource-dir",
-})
-# Their joined forms, and other flags recognised by prefix.
-_SAFE_PREFIXES = (
-    "-I", "-D", "-U", "-L", "-l", "-B", "-O", "-std=", "--std=", "-isystem", "-iquote",
-    "-idirafter", "-include", "-imacros", "-iprefix", "-iwithprefix", "-isysroot",
-    "-imultilib", "-imultiarch", "-iplugindir=", "--sysroot=", "--param=", "-Wl,", "-stdlib=",
-    "--target=", "--gcc-toolchain=", "-resource-dir=", "-fuse-ld=", "-rtlib=", "--rtlib=",
-    "-unwindlib=", "-T", "-pedantic",
-)
-# Files read through a flag, reported as inputs.
-_INPUT_FLAGS = ("-include", "-imacros", "-include-pch")
-
-# -f flags that read or write files we cannot redirect, or embed the output location in the
-# object. Every other -f flag only changes code generation or diagnostics, and -fno-* switches
-# something off. (-fstack-usage, -ftest-coverage, -fsyntax-only, -ftime-trace are handled.)
-_F_LOCAL = (
-    ("-fdump-", "dump files have unpredictable names"),
-    ("-fcallgraph-info", "call graph files are not handled"),
-    # gcc hashes the output name into the profile ids of static functions (.gcno, .o):
-    ("-ftest-coverage", "coverage notes depend on the output location"),
-    ("-fprofile", "profile data paths follow the output location"),
-    ("-fauto-profile", "reads profile data next to the output"),
-    ("-fbranch-probabilities", "reads profile data next to the output"),
-    ("-fcoverage-mapping", "coverage"),
-    ("-fplugin", "a compiler plugin may write files"),
-    ("-fcompare-debug", "writes comparison dumps"),
-    ("-fsave-optimization-record", "writes an optimization record"),
-    ("-fmodules", "C++ modules use a module cache"),
-    ("-fmodule-", "C++ modules write module files"),
-    ("-fimplicit-modules", "C++ modules use a module cache"),
-    ("-fprebuilt-module", "C++ modules"),
-    ("-fdeps-", "writes a dependency scan file"),
-    ("-fproc-stat-report", "writes a statistics file"),
-    ("-fltrans", "LTO internal step"),
-    ("-fwpa", "LTO internal step"),
-)
-
-# Assembler options (-Wa, / -Xassembler) known to write nothing.
-_AS_SAFE_PREFIXES = (
-    "--noexecstack", "--execstack", "--fatal-warnings", "--no-warn", "--warn", "-W",
-    "-mrelax-relocations=", "--64", "--32", "--x32", "-march=", "-mtune=", "-g", "--gdwarf",
-    "--gstabs", "-I", "-mx86-used-note=", "--compress-debug-sections",
-    "--nocompress-debug-sections", "-mno-shared", "-mshared", "-mbig-obj", "--size-check=",
-    "-msse2avx", "-msse-check=", "-moperand-check=", "--elf-stt-common=",
-    "--generate-missing-build-notes=", "-mbranches-within-32B-boundaries", "-malign-branch",
-    "--defsym", "-K", "-L", "--keep-locals", "-mfence-as-lock-add=", "-mlfence",
-)
-
-# Preprocessor options (-Wp, / -Xpreprocessor) known to write nothing (deps are handled).
-_CPP_SAFE_PREFIXES = ("-D", "-U", "-I", "-P", "-C", "-dD", "-dM", "-dN", "-W", "-std=")
-_CPP_SAFE_EXACT = frozenset({"-MP", "-MG", "-undef", "-nostdinc", "-nostdinc++"})
-_CPP_SEPARATE = frozenset({"-include", "-imacros", "-isystem", "-iquote", "-idirafter"})
-
-# -Xclang arguments we understand (CMake's clang PCH support uses these).
-_XCLANG_SAFE = frozenset({"-fno-pch-timestamp", "-fcolor-diagnostics", "-fno-validate-pch"})
-_XCLANG_SEPARATE = frozenset({"-include-pch", "-include"})
-
-# Language by suffix (gcc's default_compilers table); anything else is a linker input.
-_SUFFIX_LANG = {
-    "c": "c", "i": "cpp-output", "ii": "c++-cpp-output", "cc": "c++", "cp": "c++",
-    "cxx": "c++", "cpp": "c++", "CPP": "c++", "c++": "c++", "C": "c++", "m": "objective-c",
-    "mi": "objective-c-cpp-output", "mm": "objective-c++", "M": "objective-c++",
-    "mii": "objective-c++-cpp-output", "h": "c-header", "hh": "c++-header",
-    "H": "c++-header", "hp": "c++-header", "hxx": "c++-header", "hpp": "c++-header",
-    "HPP": "c++-header", "h++": "c++-header", "tcc": "c++-header", "s": "assembler",
-    "S": "assembler-with-cpp", "sx": "assembler-with-cpp",
-    # other front ends (Fortran writes .mod files into cwd, etc.): local
-    "f": "fortran", "for": "fortran", "ftn": "fortran", "F": "fortran", "FOR": "fortran",
-    "fpp": "fortran", "FPP": "fortran", "FTN": "fortran", "f90": "fortran", "f95": "fortran",
-    "f03": "fortran", "f08": "fortran", "F90": "fortran", "F95": "fortran", "F03": "fortran",
-    "F08": "fortran", "go": "go", "d": "d", "ads": "ada", "adb": "ada", "cu": "cuda",
-    "cl": "opencl", "cppm": "c++-module", "ixx": "c++-module", "ll": "llvm-ir",
-    "bc": "llvm-ir",
-}
-
-# fmt: on
-
-# Sources that go through cpp, with the -save-temps extension of their preprocessed form.
-_CPP_LANGS = {"c": ".i", "c++": ".ii", "objective-c": ".mi", "objective-c++": ".mii"}
-_PREPROCESSED = frozenset(
-    {"cpp-output", "c++-cpp-output", "objective-c-cpp-output", "objective-c++-cpp-output"}
-)
-_HEADERS = frozenset({"c-header", "c++-header", "objective-c-header", "objective-c++-header"})
-_ASM = "assembler"
-_ASM_CPP = "assembler-with-cpp"
-_LINKER_INPUT = ""
-_KNOWN_LANGS = frozenset(_CPP_LANGS) | _PREPROCESSED | _HEADERS | frozenset({_ASM, _ASM_CPP})
-_PCH_REASON = "precompiled header: tied to the exact compiler binary, built locally"
-
-_COMPILER_NAMES = ("clang++", "clang", "g++", "gcc", "c++", "cc")
-_MODE_WORDS = {"c": "compile", "S": "compile to assembler", "E": "preprocess"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiler identification
-# ---------------------------------------------------------------------------------------------
-
-
-def compiler_family(name: str) -> str | None:
-    """Return "gcc" or "clang" when basename `name` is a C/C++ compiler driver, else None.
-
-    Accepts a cross prefix ending in "-" and a numeric version suffix: x86_64-linux-gnu-gcc-12,
-    clang++-14, arm-none-eabi-g++, cc, c++. Rejects gcc-ar/gcc-nm/gcc-ranlib and the
-    c89-gcc/c99-gcc wrapper scripts.
-    """
-    stem = name
-    dash = stem.rfind("-")
-    if dash > 0 and stem[dash + 1 :].replace(".", "").isdigit():
-        stem = stem[:dash]
-    for cand in _COMPILER_NAMES:
-        if stem.endswith(cand):
-            prefix = stem[: len(stem) - len(cand)]
-            if prefix and (not prefix.endswith("-") or prefix in ("c89-", "c99-")):
-                continue
-            return "clang" if cand.startswith("clang") else "gcc"
-    return None
-
-
-def _find_program(prog: str, cwd: str, env: dict[str, str], skip_ccache: bool) -> str | None:
-    """The file execvp would run for `prog` (ccache's look-up with skip_ccache), or None."""
-    if "/" in prog:
-        candidates = [prog]
-    else:
-        candidates = [os.path.join(d, prog) for d in env.get("PATH", os.defpath).split(":")]
-    for c in candidates:
-        path = os.path.join(cwd, c)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            if skip_ccache and _is_ccache(path):
-                continue
-            return path
-    return None
-
-
-def _resolve_links(path: str) -> str:
-    """Follow symlinks of the last path component (/usr/bin/cc -> /etc/alternatives/cc ->
-    /usr/bin/gcc -> gcc-12 -> x86_64-linux-gnu-gcc-12): enough to name the real driver, and
-    a few readlink calls instead of realpath's lstat of every directory."""
-    for _ in range(40):
-        try:
-            target = os.readlink(path)
-        except OSError:
-            break
-        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
-    return path
-
-
-def _is_ccache(path: str) -> bool:
-    return os.path.basename(_resolve_links(path)) == "ccache"
-
-
-# ---------------------------------------------------------------------------------------------
-# Response files
-# ---------------------------------------------------------------------------------------------
-
-
-def split_response_file(text: str) -> list[str]:
-    """Split @file contents like gcc (libiberty buildargv).
-
-    Whitespace separates arguments; single and double quotes group; a backslash escapes the
-    next character anywhere, also inside quotes; "" is an empty argument.
-    """
-    args: list[str] = []
-    i, n = 0, len(text)
-    space = " \t\n\r\f\v"
-    while i < n:
-        while i < n and text[i] in space:
-            i += 1
-        if i >= n:
-            break
-        cur: list[str] = []
-        squote = dquote = bsquote = False
-        while i < n:
-            ch = text[i]
-            if ch in space and not (squote or dquote or bsquote):
-                break
-            if bsquote:
-                bsquote = False
-                cur.append(ch)
-            elif ch == "\\":
-                bsquote = True
-            elif squote:
-                if ch == "'":
-                    squote = False
-                else:
-                    cur.append(ch)
-            elif dquote:
-                if ch == '"':
-                    dquote = False
-                else:
-                    cur.append(ch)
-            elif ch == "'":
-                squote = True
-            elif ch == '"':
-                dquote = True
-            else:
-                cur.append(ch)
-            i += 1
-        args.append("".join(cur))
-    return args
-
-
-def _expand(args: list[str], cwd: str, rsp_files: list[str]) -> tuple[list[str], list[int]]:
-    """Expand @file arguments recursively, keeping each token's 1-based index in `args`.
-
-    Tokens read from a response file get index -1: they cannot be rewritten. Raises OSError
-    when a response file cannot be read (gcc would take "@name" literally; we go local).
-    """
-    toks: list[str] = []
-    origin: list[int] = []
-
-    def add(seq: list[str], top: bool, depth: int) -> None:
-        for k, a in enumerate(seq, 1):
-            if len(a) > 1 and a[0] == "@":
-                if depth >= _MAX_RSP_DEPTH:
-                    raise OSError("response files nested too deeply")
-                rsp_files.append(a[1:])
-                with open(os.path.join(cwd, a[1:]), "rb") as f:
-                    data = f.read(_MAX_RSP_BYTES + 1)
-                if len(data) > _MAX_RSP_BYTES:
-                    raise OSError(f"response file {a[1:]} is too large")
-                add(split_response_file(data.decode("utf-8", "surrogateescape")), False, depth + 1)
-            else:
-                toks.append(a)
-                origin.append(k if top else -1)
-
-    add(args, True, 0)
-    return toks, origin
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,333 +208,37 @@ def _split_dir(path: str) -> tuple[str, str]:
     return path[: slash + 1], path[slash + 1 :]
 
 
-def _lang_of(path: str) -> str:
-    dot = path.rfind(".")
-    if dot < 0 or dot < path.rfind("/"):
-        return _LINKER_INPUT
-    return _SUFFIX_LANG.get(path[dot + 1 :], _LINKER_INPUT)
-
-
-# ---------------------------------------------------------------------------------------------
-# The parse: walk the arguments once, remember what matters
-# ---------------------------------------------------------------------------------------------
-
-
-class _Cmd:
-    """What the parse learned about one command line. Token indices refer to `toks`."""
-
-    __slots__ = (
-        "aux_info", "dep_m", "extra_inputs", "family", "inputs", "md", "mf", "mode_c",
-        "mode_e", "mode_s", "mt_seen", "out", "pipe", "reason", "save_temps", "save_temps_at",
-        "sources", "stack_usage", "syntax_only", "time_trace", "wp_deps",
-    )  # fmt: skip
-
-    def __init__(self, family: str) -> None:
-        self.family = family
-        self.reason: str | None = None  # the first reason to stay local
-        self.mode_c = self.mode_s = self.mode_e = False
-        self.dep_m = False  # -M / -MM: dependency generation only (implies -E)
-        self.md = False  # -MD / -MMD
-        self.mf: tuple[int, str] | None = None  # (token, path) of -MF
-        self.mt_seen = False  # -MT / -MQ given
-        self.out: tuple[int, str] | None = None  # (token, path) of the last -o
-        self.pipe = False
-        self.syntax_only = False
-        self.save_temps: str | None = None  # "" (plain), "cwd" or "obj"
-        self.save_temps_at: list[int] = []
-        self.stack_usage = False
-        self.time_trace = False
-        self.aux_info: tuple[int, str] | None = None
-        self.wp_deps: list[tuple[int, int]] = []  # (token, item index of the file in -Wp,…)
-        self.inputs: list[str] = []  # every non-option argument
-        self.sources: list[tuple[str, str]] = []  # (path, language) of non-linker inputs
-        self.extra_inputs: list[str] = []  # -include files and the like
-
-    def local(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-
-
-def _parse(toks: list[str], family: str) -> _Cmd:
-    cmd = _Cmd(family)
-    lang = ""  # the current -x language; "" = by suffix
-    i, n = 0, len(toks)
-    while i < n:
-        a = toks[i]
-        i += 1
-        if a[:1] != "-" or a == "-":
-            if a == "-":
-                cmd.local("reads the source from stdin")
-            cmd.inputs.append(a)
-            src_lang = lang or _lang_of(a)
-            if src_lang != _LINKER_INPUT:
-                cmd.sources.append((a, src_lang))
-            continue
-        if a in _SAFE_EXACT:
-            continue
-        if a in _SEPARATE_HANDLERS or a in _SAFE_SEPARATE:
-            if i >= n:
-                cmd.local(f"{a} without its argument")
-                break
-            v = toks[i]
-            i += 1
-            handler = _SEPARATE_HANDLERS.get(a)
-            if handler is not None:
-                new_lang = handler(cmd, i - 2, v)
-                if a == "-x":
-                    lang = new_lang or ""
-                elif a == "-Xclang" and v in _XCLANG_SEPARATE:
-                    if i + 1 < n and toks[i] == "-Xclang":
-                        cmd.extra_inputs.append(toks[i + 1])
-                        i += 2
-                    else:
-                        cmd.local(f"-Xclang {v} without its argument")
-            elif a in _INPUT_FLAGS:
-                cmd.extra_inputs.append(v)
-            continue
-        if a.startswith("-x"):
-            lang = _on_lang(cmd, i - 1, a[2:]) or ""
-            continue
-        _parse_flag(cmd, a, i - 1)
-    return cmd
-
-
-def _on_out(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.out = (tok, v)
-
-
-def _on_lang(cmd: _Cmd, tok: int, v: str) -> str | None:
-    if v == "none":
-        return None
-    if v not in _KNOWN_LANGS:
-        cmd.local(f"language {v} is not handled")
-    return v
-
-
-def _on_mf(cmd: _Cmd, tok: int, v: str) -> None:
-    if cmd.mf is not None:
-        cmd.local("several -MF options")
-    cmd.mf = (tok, v)
-
-
-def _on_mt(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.mt_seen = True
-
-
-def _on_aux_info(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.aux_info = (tok, v)
-
-
-def _on_xpreprocessor(cmd: _Cmd, tok: int, v: str) -> None:
-    _check_cpp_items(cmd, [v], -1)
-
-
-def _on_xassembler(cmd: _Cmd, tok: int, v: str) -> None:
-    _check_as_items(cmd, [v])
-
-
-def _on_xclang(cmd: _Cmd, tok: int, v: str) -> None:
-    if v not in _XCLANG_SAFE and v not in _XCLANG_SEPARATE:
-        cmd.local(f"unknown flag -Xclang {v}")
-
-
-def _on_dump_option(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.local("-dumpbase/-dumpdir change where auxiliary outputs go")
-
-
-def _on_mllvm(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.local(f"unknown flag -mllvm {v}")
-
-
-def _on_local_separate(cmd: _Cmd, tok: int, v: str) -> None:
-    cmd.local("-specs/-wrapper may change the compile in ways spraycc cannot see")
-
-
-_SEPARATE_HANDLERS = {
-    "-o": _on_out,
-    "-x": _on_lang,
-    "-MF": _on_mf,
-    "-MT": _on_mt,
-    "-MQ": _on_mt,
-    "-aux-info": _on_aux_info,
-    "-Xpreprocessor": _on_xpreprocessor,
-    "-Xassembler": _on_xassembler,
-    "-Xclang": _on_xclang,
-    "-dumpbase": _on_dump_option,
-    "-dumpdir": _on_dump_option,
-    "-dumpbase-ext": _on_dump_option,
-    "-mllvm": _on_mllvm,
-    "-specs": _on_local_separate,
-    "-wrapper": _on_local_separate,
-}
-
-
-def _parse_flag(cmd: _Cmd, a: str, tok: int) -> None:
-    """One option that is not a separate-value flag."""
-    if a == "-c":
-        cmd.mode_c = True
-    elif a == "-S":
-        cmd.mode_s = True
-    elif a == "-E":
-        cmd.mode_e = True
-    elif a in ("-M", "-MM"):
-        cmd.dep_m = True
-    elif a in ("-MD", "-MMD"):
-        cmd.md = True
-    elif a == "-pipe":
-        cmd.pipe = True
-    elif a in _QUERY_EXACT or a.startswith(_QUERY_PREFIXES):
-        cmd.local(f"not a compile: {a}")
-    elif a.startswith("-f"):
-        _parse_f(cmd, a)
-    elif a.startswith("-m"):
-        # "native" means "this host": the cluster host may have another CPU.
-        if a.endswith("=native"):
-            cmd.local(f"{a}: the cluster host may have a different CPU")
-    elif a.startswith("-g"):
-        if a.startswith("-gsplit-dwarf"):
-            # The .dwo name embedded in the object follows the output location (tested:
-            # -fdebug-prefix-map does not apply to it; -dumpdir would write into the tree).
-            cmd.local("split DWARF: the .dwo name in the object follows the output location")
-        elif a == "-gmodules":
-            cmd.local("-gmodules embeds module cache paths")
-    elif a.startswith("-W"):
-        if a.startswith("-Wp,"):
-            _check_cpp_items(cmd, a[4:].split(","), tok)
-        elif a.startswith("-Wa,"):
-            _check_as_items(cmd, a[4:].split(","))
-        # any other -W is a warning option, or -Wl, (ignored when not linking)
-    elif a.startswith("-o"):
-        cmd.out = (tok, a[2:])
-    elif a.startswith("-MF"):
-        _on_mf(cmd, tok, a[3:])
-    elif a.startswith(("-MT", "-MQ")):
-        cmd.mt_seen = True
-    elif a in ("-save-temps", "--save-temps") or a.startswith("-save-temps="):
-        kind = a.partition("=")[2]
-        if kind not in ("", "cwd", "obj"):
-            cmd.local(f"unknown flag {a}")
-        cmd.save_temps = kind
-        cmd.save_temps_at.append(tok)
-    elif a.startswith("-aux-info="):
-        cmd.aux_info = (tok, a[10:])
-    elif a in ("--coverage", "-coverage"):
-        cmd.local("coverage: the .gcda path in the object follows the output location")
-    elif a.startswith(_SAFE_PREFIXES):
-        if a.startswith(("-include", "-imacros")):  # both 8 characters long
-            cmd.extra_inputs.append(a[8:])
-    elif a.startswith("-d"):
-        cmd.local(f"{a} writes RTL dump files")
-    else:
-        cmd.local(f"unknown flag {a}")
-
-
-def _parse_f(cmd: _Cmd, a: str) -> None:
-    if a.startswith("-fno-"):
-        return
-    if a == "-fsyntax-only":
-        cmd.syntax_only = True
-    elif a == "-fstack-usage":
-        cmd.stack_usage = True
-    elif a == "-ftime-trace" and cmd.family == "clang":
-        cmd.time_trace = True
-    elif a.startswith("-ftime-trace"):
-        cmd.local(f"unknown flag {a}" if cmd.family == "gcc" else f"{a} is not handled")
-    elif (a.startswith("-fopt-info") and "=" in a) or (
-        a.startswith("-fdiagnostics-format=") and a.endswith("-file")
-    ):
-        cmd.local(f"{a} writes a file")
-    else:
-        for prefix, why in _F_LOCAL:
-            if a.startswith(prefix):
-                cmd.local(f"{a}: {why}")
-                return
-
-
-def _check_cpp_items(cmd: _Cmd, items: list[str], tok: int) -> None:
-    """Options handed to the preprocessor: -Wp,a,b,… (tok >= 0) or -Xpreprocessor a."""
-    k = 0
-    while k < len(items):
-        it = items[k]
-        if it in ("-MD", "-MMD") and tok >= 0:
-            if k + 1 >= len(items) or not items[k + 1]:
-                cmd.local(f"-Wp,{it} without a file name")
-                return
-            cmd.wp_deps.append((tok, k + 1))
-            k += 2
-        elif it in ("-MT", "-MQ") and k + 1 < len(items):
-            cmd.mt_seen = True
-            k += 2
-        elif it in _CPP_SEPARATE and k + 1 < len(items):
-            k += 2
-        elif it in _CPP_SAFE_EXACT or (
-            it.startswith(_CPP_SAFE_PREFIXES) and not it.startswith(("-MD", "-MMD", "-MF"))
-        ):
-            k += 1
-        else:
-            cmd.local(f"unknown preprocessor option {it}")
-            return
-
-
-def _check_as_items(cmd: _Cmd, items: list[str]) -> None:
-    """Options handed to the assembler: -Wa,a,b,… or -Xassembler a."""
-    k = 0
-    while k < len(items):
-        it = items[k]
-        if not it.startswith(_AS_SAFE_PREFIXES):
-            cmd.local(f"unknown assembler option {it}")
-            return
-        k += 2 if it in ("--defsym", "-I") else 1
-
-
 # ---------------------------------------------------------------------------------------------
 # The decision
 # ---------------------------------------------------------------------------------------------
+
+_PCH_REASON = "precompiled header: tied to the exact compiler binary, built locally"
+_MODE_WORDS = {"c": "compile", "S": "compile to assembler", "E": "preprocess"}
 
 
 def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
     """Decide where `argv` runs (in `cwd`, with `env`) and which files it reads and writes."""
     if not argv:
         return Decision(False, "empty command", argv)
-    prog, args = argv[0], argv[1:]
-    found = _find_program(prog, cwd, env, False)
-    if found is None:
-        return Decision(False, f"{prog}: not found on PATH", argv, compiler=prog)
-    real = _resolve_links(found)
-    head = prog
-    if os.path.basename(real) == "ccache":
-        # ccache on a cluster host would write the shared cache directory from there. Strip
-        # it and run the compiler ccache would run: the result of a cache miss.
-        if os.path.basename(prog) == "ccache" or compiler_family(os.path.basename(prog)) is None:
-            if not args or args[0][:1] == "-":
-                return Decision(False, "not a compile: ccache command", argv, compiler=real)
-            name, args = args[0], args[1:]
-        else:
-            name = os.path.basename(prog)  # a masquerade link such as /usr/lib/ccache/gcc
-        found = _find_program(name, cwd, env, True)
-        if found is None:
-            return Decision(False, f"{name}: no compiler found past ccache", argv, compiler=name)
-        real = _resolve_links(found)
-        # Keep the name the user wrote when it finds the same compiler (diagnostics print the
-        # basename of argv[0]); a masquerade directory on PATH needs the full path.
-        head = name if _find_program(name, cwd, env, False) == found else found
-    family = compiler_family(os.path.basename(real))
-    if family is None:
-        return Decision(False, f"{prog} is not a known compiler", argv, compiler=real)
+    drv = find_driver(argv, cwd, env)
+    if drv.reason:
+        return Decision(False, drv.reason, argv, compiler=drv.real)
+    args = drv.args
     if not args:
-        return Decision(False, "not a compile: no arguments", argv, compiler=real)
-    if env.get("GCC_COMPARE_DEBUG"):
-        return Decision(False, "GCC_COMPARE_DEBUG writes comparison dumps", argv, compiler=real)
+        return Decision(False, "not a compile: no arguments", argv, compiler=drv.real)
+    for var in flags.ENV_LOCAL[drv.family]:
+        if env.get(var):
+            return Decision(False, f"{var} is set", argv, compiler=drv.real)
 
     rsp_files: list[str] = []
     if any(a[:1] == "@" for a in args):
         try:
-            toks, origin = _expand(args, cwd, rsp_files)
+            toks, origin = expand(args, cwd, rsp_files)
         except (OSError, UnicodeError) as e:
-            return Decision(False, f"unreadable response file: {e}", argv, compiler=real)
+            return Decision(False, f"unreadable response file: {e}", argv, compiler=drv.real)
     else:
         toks, origin = args, list(range(1, len(args) + 1))
-    cmd = _parse(toks, family)
+    cmd = parse(toks, drv.family)
     plan = _Plan(cmd, toks, origin, cwd, env)
     plan.run()
     inputs = cmd.inputs + cmd.extra_inputs + rsp_files
@@ -759,18 +250,43 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
             inputs=inputs,
             outputs=plan.outputs,
             dependency_task=cmd.dep_m,
-            compiler=real,
+            compiler=drv.real,
         )
     return Decision(
         True,
         plan.what,
-        [head, *plan.remote_args(args)],
+        [drv.head, *plan.remote_args(args)],
         env=plan.env,
         inputs=inputs,
         outputs=plan.outputs,
         dependency_task=cmd.dep_m,
-        compiler=real,
+        compiler=drv.real,
+        tty_flag="" if cmd.diag_colour else _terminal_colour(drv.family, drv.real, env),
     )
+
+
+def _terminal_colour(family: str, real: str, env: dict[str, str]) -> str:
+    """The flag that makes a remote compiler colour its diagnostics as it would at the
+    terminal the runner's stderr is on (the runner checks that it is one), or "".
+
+    gcc colours at any terminal unless TERM is unset or "dumb"; clang asks terminfo whether
+    TERM has colours (only terminal types known to have them are listed here). GCC_COLORS,
+    which can switch colours off, reaches the remote compiler with the rest of the
+    environment. NO_COLOR: newer compilers honour it, so leave the choice to them. gcc knows
+    the flag since 4.9: without a version in the driver's name (gcc-12) it might be older,
+    and an unknown flag would fail the compile, so no colour then.
+    """
+    term = env.get("TERM", "")
+    if not term or term == "dumb" or env.get("NO_COLOR"):
+        return ""
+    if family == "clang":
+        if term not in flags.CLANG_COLOUR_TERMS and not term.startswith(
+            flags.CLANG_COLOUR_TERM_PREFIXES
+        ):
+            return ""
+    elif (driver_version(real) or 0) < 5:
+        return ""
+    return "-fdiagnostics-color=always"
 
 
 class _Plan:
@@ -782,7 +298,7 @@ class _Plan:
     )  # fmt: skip
 
     def __init__(
-        self, cmd: _Cmd, toks: list[str], origin: list[int], cwd: str, envv: dict[str, str]
+        self, cmd: Parsed, toks: list[str], origin: list[int], cwd: str, envv: dict[str, str]
     ) -> None:
         self.cmd = cmd
         self.toks = toks
@@ -847,9 +363,9 @@ class _Plan:
             return
         srcs = self.cmd.sources
         for p, lang in srcs:
-            if lang not in _KNOWN_LANGS:
+            if lang not in flags.KNOWN_LANGS:
                 self.local(f"{p}: language {lang} is not handled")
-            elif lang in _HEADERS and mode != "E":
+            elif lang in flags.HEADERS and mode != "E":
                 self.local(_PCH_REASON)
         if not srcs:
             self.local("no source file to compile")
@@ -861,6 +377,11 @@ class _Plan:
                     "several sources in one command: their outputs go into the current "
                     "directory, which cannot be redirected"
                 )
+                if mode != "E" and self.cmd.out is None:  # listed for `spraycc explain`
+                    suffix = ".o" if mode == "c" else ".s"
+                    for p, _ in srcs:
+                        name = _strip_ext(os.path.basename(p)) + suffix
+                        self.add(name, "", "keep", False)
         else:
             self.single(mode, srcs[0][0], srcs[0][1])
             self.check_outputs()
@@ -876,7 +397,7 @@ class _Plan:
             return "S"
         if cmd.mode_c or cmd.syntax_only:
             return "c"
-        if cmd.sources and all(lang in _HEADERS for _, lang in cmd.sources):
+        if cmd.sources and all(lang in flags.HEADERS for _, lang in cmd.sources):
             self.local(_PCH_REASON)
             return "c"  # gcc compiles headers to a PCH even without -c
         if cmd.inputs:
@@ -888,23 +409,23 @@ class _Plan:
     def single(self, mode: str, src: str, lang: str) -> None:
         cmd = self.cmd
         gcc = cmd.family == "gcc"
-        if mode == "S" and lang in (_ASM, _ASM_CPP):
+        if mode == "S" and lang in (flags.ASM, flags.ASM_CPP):
             self.local("-S on an assembler source")
             return
-        if mode == "E" and (lang == _ASM or lang in _PREPROCESSED):
+        if mode == "E" and (lang == flags.ASM or lang in flags.PREPROCESSED):
             self.local("-E on a source that needs no preprocessing")
             return
         base = os.path.basename(src)
         if not base or base[0] == ".":
             self.local(f"cannot derive output names from {src!r}")
             return
-        if lang in _HEADERS and mode != "E":  # local (see run); listed for `spraycc explain`
+        if lang in flags.HEADERS and mode != "E":  # local (see run); listed for `spraycc explain`
             out = cmd.out[1] if cmd.out is not None else src + ".gch"
             self.add(out, "0/" + os.path.basename(out), "delete", False)
             return
         stem = _strip_ext(base)
-        cc1 = lang not in (_ASM, _ASM_CPP)  # runs the compiler proper
-        cpp = lang != _ASM and lang not in _PREPROCESSED  # runs the preprocessor
+        cc1 = lang not in (flags.ASM, flags.ASM_CPP)  # runs the compiler proper
+        cpp = lang != flags.ASM and lang not in flags.PREPROCESSED  # runs the preprocessor
         self.what = f"{_MODE_WORDS[mode]} {src}"
         if cmd.dep_m:
             self.what = f"dependency generation for {src}"
@@ -934,7 +455,10 @@ class _Plan:
             self.append += ["-o", f"{TMP}/0/{obase}"]
             aux_dir, aux_stem = "", stem
         if obase and not (cmd.syntax_only and mode != "E"):
-            self.add(out, "0/" + obase, self.primary_on_missing(mode, lang), gcc and mode != "c")
+            # Rewritten in place (keeps its mode): gcc's cc1/cpp outputs, both compilers' deps.
+            # Created afresh: objects (as unlinks first), clang's .s/.i (temp file + rename).
+            keep_mode = (gcc and mode != "c") or cmd.dep_m
+            self.add(out, "0/" + obase, self.primary_on_missing(mode, lang), keep_mode)
 
         # 2. Dependency files. Target: gcc's driver passes "-MQ <-o>" unless -E/-M/-MT/-MQ;
         # clang's passes the quoted -o unless -M/-MT/-MQ; otherwise cpp uses <input stem>.o.
@@ -958,8 +482,8 @@ class _Plan:
                 self.append += ["-MF", f"{TMP}/{d}/{stem}.d"]
                 self.add(stem + ".d", f"{d}/{stem}.d", dep_missing, True)
         if cmd.wp_deps and cpp:
-            if cmd.md or cmd.dep_m:
-                self.local("-Wp, dependency options together with -MD/-M")
+            if cmd.md or cmd.dep_m or cmd.mf:  # (-MF would override the -Wp file)
+                self.local("-Wp, dependency options together with -MD/-M/-MF")
                 return
             wants_target = not gcc  # clang turns -Wp,-MD,f into -MD -MF f
             for tok, k in cmd.wp_deps:
@@ -982,9 +506,9 @@ class _Plan:
                     return
             exts = []
             if mode != "E":
-                if lang in _CPP_LANGS:
-                    exts.append(_CPP_LANGS[lang])
-                if mode == "c" and lang != _ASM:
+                if lang in flags.CPP_LANGS:
+                    exts.append(flags.CPP_LANGS[lang])
+                if mode == "c" and lang != flags.ASM:
                     exts.append(".s")
             sdir = "" if cmd.save_temps == "cwd" else aux_dir
             for ext in exts:
@@ -1016,7 +540,7 @@ class _Plan:
         cmd = self.cmd
         if cmd.family != "gcc" or mode != "c":
             return "delete"
-        if lang == _ASM or (cmd.pipe and cmd.save_temps is None):
+        if lang == flags.ASM or (cmd.pipe and cmd.save_temps is None):
             return "delete"
         return "keep"
 

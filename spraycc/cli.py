@@ -83,8 +83,12 @@ def server(
     workspace = Path(os.getcwd())
     try:
         cfg = config.load(workspace)
+        if alt and both:
+            raise ConfigError("--alt and --both exclude each other")
         if (alt or both) and not cfg.alt_start_cmd:
             raise ConfigError(f"{cfg.source or 'config'}: --alt/--both need alt_start_cmd")
+        if both and not cfg.start_cmd:
+            raise ConfigError(f"{cfg.source or 'config'}: --both needs start_cmd as well")
         code = srv.run(workspace, cfg, srv.Options(alt, both, cpus, loopback),
                        lambda line: typer.echo(f"spraycc: {line}", err=True))
     except ConfigError as exc:
@@ -102,14 +106,20 @@ def exec_(
     tmpdir: Annotated[str, typer.Option("--tmpdir", help="Host-local temp dir.")] = "",
     walltime: Annotated[float, typer.Option("--walltime", help="Stop taking tasks after this "
                                             "many seconds (0: no limit).")] = 0.0,
+    serverkey: Annotated[str, typer.Option("--serverkey", help="The server's session public "
+                                           "key (Z85), for the CURVE handshake.")] = "",
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Run as an executor (started by the server through the start command)."""
     from spraycc import executor
 
     setup_logging(verbose)
-    raise typer.Exit(executor.main(callme, code, launch=launch, tmpdir=tmpdir,
-                                   walltime=walltime))
+    try:
+        code_ = executor.main(callme, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
+                              serverkey=serverkey)
+    except SprayError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(code_)
 
 
 @app.command(context_settings=PASS_THROUGH)
@@ -133,8 +143,185 @@ def explain(ctx: typer.Context) -> None:
     if not argv:
         typer.echo("spraycc: explain needs a command", err=True)
         raise typer.Exit(2)
-    decision = runner.decide(argv, opts, os.getcwd())
-    typer.echo(json.dumps(classify.as_json_dict(decision), indent=2))
+    cwd = os.getcwd()
+    try:
+        rule_list, rules_from = explain_rules(cwd)
+    except SprayError as exc:
+        raise fail(exc, 2) from None
+    placement = runner.place(argv, opts, cwd, rule_list)
+    out = classify.as_json_dict(placement.decision)
+    # The placement's own facts, beside the classifier's (as_json_dict is the classifier's).
+    out["rule"] = placement.rule.as_dict() if placement.rule else None
+    out["rules_from"] = rules_from
+    out["forced"] = placement.forced
+    if placement.forced and placement.rule is not None:
+        out["note"] = "stays local when the runner's stdin is a pipe or a file"
+    typer.echo(json.dumps(out, indent=2))
+
+
+def explain_rules(cwd: str) -> tuple[list, str | None]:
+    """The placement rules runners here would apply: the running server's (from its file),
+    else those of the config a server started here would read."""
+    from spraycc import config, rules, runner
+
+    info = runner.locate(cwd)
+    if info is not None:
+        return runner.server_rules(info), info.path
+    cfg = config.load(Path(cwd))
+    found = rules.from_fields(rules.to_fields(list(cfg.rule)))
+    return found, str(cfg.source) if cfg.source else None
+
+
+@app.command()
+def status(
+    once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one snapshot as JSON "
+                                           "(for scripts) and exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between "
+                                            "refreshes.")] = 1.0,
+) -> None:
+    """Show the workspace's server live, like top (Ctrl-C quits): tasks, executors per start
+    command, throughput, longest-running tasks, remaining time."""
+    import shutil
+
+    from spraycc import status as st
+
+    tty = sys.stdout.isatty()
+
+    def term_size() -> tuple[int, int]:
+        cols, rows = shutil.get_terminal_size((100, 40))
+        return cols, rows
+
+    try:
+        if once or json_out:
+            code = st.once(os.getcwd(), sys.stdout, json_out=json_out,
+                           width=term_size()[0] if tty else 1000)
+        else:
+            code = st.live(os.getcwd(), sys.stdout, interval=interval, size_of=term_size,
+                           ansi=tty)
+    except SprayError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def stop(
+    now: Annotated[bool, typer.Option("--now", help="Do not wait for queued and running "
+                                      "tasks: their runners run them locally.")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the server has "
+                                       "exited.")] = True,
+) -> None:
+    """Stop the workspace's server: by default it finishes its queued and running tasks
+    (drain), releases its executors and exits."""
+    from spraycc import status as st
+
+    try:
+        code = st.stop(os.getcwd(), now=now, wait=wait,
+                       say=lambda line: typer.echo(f"spraycc: {line}", err=True))
+    except SprayError as exc:
+        raise fail(exc) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def init_paths_and_files(scheduler: str | None, config_path: Path | None,
+                         masquerade: Path | None) -> None:
+    """Issue 8's part of `spraycc init`: print the paths in use, write a starter config,
+    make a masquerade directory."""
+    from spraycc import userinit
+
+    userinit.run(Path(os.getcwd()), log_file=log_path(), scheduler=scheduler,
+                 config=config_path, masquerade_dir=masquerade, say=typer.echo)
+
+
+def init_key_and_limits() -> None:
+    """Issue 6's part of `spraycc init`: the user key (created exclusively, mode 0600; an
+    exposed one is refused with the fix) and the soft file-descriptor limit."""
+    import resource
+
+    from spraycc import keys
+    from spraycc.server import FD_TARGET, raise_fd_limit
+
+    path = keys.default_path()
+    _, created = keys.ensure(path)  # KeyFileError names the fix (chmod 600) for an exposed key
+    typer.echo(f"{'created' if created else 'kept'} the user key {path} (mode 0600): it lets "
+               "your executors and runners into your servers; keep it private")
+    soft = raise_fd_limit()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    shown = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+    typer.echo(f"file-descriptor limit: soft {soft} (hard {shown}) in this process; "
+               f"`spraycc server` raises its own to min({FD_TARGET}, hard) at start")
+    if soft < FD_TARGET:
+        typer.echo(f"warning: the hard limit {shown} caps a server at about {soft // 2} "
+                   "connected runners and executors; ask for a higher `nofile` limit")
+
+
+def _scheduler_choice(value: str | None) -> str | None:
+    from spraycc.userinit import SCHEDULERS
+
+    if value is not None and value not in SCHEDULERS:
+        raise typer.BadParameter(f"must be one of {', '.join(SCHEDULERS)}, not {value!r}")
+    return value
+
+
+@app.command()
+def init(
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="slurm|lsf|pbs|sge|openlava|local", callback=_scheduler_choice,
+        help="Write a starter config for this scheduler (to ~/.spraycc unless --config; "
+        "an existing file is never overwritten).")] = None,
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", help="Where to write the starter config.")] = None,
+    masquerade: Annotated[Path | None, typer.Option(
+        "--masquerade", metavar="DIR", help="Make DIR with gcc, g++, cc, c++, clang, clang++ "
+        "linked to spraycc; put DIR first on PATH to send any build through spraycc. Also "
+        "spraycc-run, a one-word `spraycc run` for CCACHE_PREFIX.")] = None,
+) -> None:
+    """Set up spraycc for this user (idempotent) and print every path it uses."""
+    from spraycc.errors import ConfigError
+
+    try:
+        init_key_and_limits()
+        init_paths_and_files(scheduler, config_path, masquerade)
+    except ConfigError as exc:
+        raise fail(exc, 2) from None
+    except SprayError as exc:
+        raise fail(exc) from None
+
+
+@app.command("history")
+def history_(
+    executors: Annotated[int | None, typer.Option(
+        "--executors", "-n", min=1, help="Executors to predict for (default: local_count, "
+        "or max_count with a start_cmd, from the config a server here would read).")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Longest steps to list.")] = 20,
+    tail: Annotated[int, typer.Option("--tail", min=0, help="Tail steps to list.")] = 10,
+    match: Annotated[str, typer.Option("--match", help="Only steps whose key matches this "
+                                       "glob, e.g. 'g++ -c src/*'.")] = "",
+    days: Annotated[float, typer.Option("--days", min=0, help="Only steps measured in the "
+                                        "last N days (0: all).")] = 0.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the longest recorded steps and the predicted critical tail of the next build."""
+    from spraycc import config, forecast
+    from spraycc.errors import ConfigError
+    from spraycc.history import History, default_directory
+
+    if executors is None:
+        try:
+            cfg = config.load(Path(os.getcwd()))
+        except ConfigError as exc:
+            raise fail(exc, 2) from None
+        executors = cfg.max_count if cfg.start_cmd else cfg.local_count_for(os.cpu_count() or 1)
+        executors = max(1, executors)
+    hist = History(default_directory())
+    problems = hist.load()  # read only: nothing is written or compacted
+    rep = forecast.report(hist, executors, top=top, tail=tail, match=match, days=days)
+    if json_out:
+        typer.echo(json.dumps(rep | {"problems": problems}, indent=2))
+    else:
+        typer.echo(forecast.render(rep, problems), nl=False)
 
 
 @app.command()
@@ -144,4 +331,17 @@ def version() -> None:
 
 
 def main() -> None:
-    app(prog_name="spraycc")
+    """Run the CLI; a usage mistake is one `spraycc:` line on stderr and exit status 2."""
+    try:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # typer versions that use click itself
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    try:
+        code = app(prog_name="spraycc", standalone_mode=False)
+    except NoArgsIsHelpError:
+        code = 2  # the help was printed
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "spraycc"
+        typer.echo(f"spraycc: {exc.format_message()} (see `{where} --help`)", err=True)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)

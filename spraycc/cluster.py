@@ -1,11 +1,30 @@
-"""Executor supply: submitting executors through a start command and keeping count of them.
+"""Executor supply: submitting executors through start commands, ramping, and job bookkeeping.
 
 Every executor, local or on a cluster, is started the same way:
 `sh -c "<start_cmd> exec --callme=HOST:PORT --code=N --launch=ID"`. With no start command the
 "start command" is this very spraycc (the embedded default), so the executor is a local process.
-A Pool is one start command with its limit; the Supply ramps the pools to the demand the broker
-reports (SPEC §7): `initial_count` at once, then `keep_pending` outstanding while work waits,
-never more than the pool's limit running + pending, never more than there is work.
+
+A Pool is one start command; a Launch is one submitted executor, from submission until it
+connects (READY names its launch id) and later leaves. The Supply ramps the pools to the work
+the broker reports (SPEC §7):
+
+* covered = executors connected + pending; never more than there are tasks (queued + running),
+  never more than `limit` (max_count or --cpus) over the cluster pools;
+* a pool with no executor connected ("cold") may have `initial` jobs pending (initial_count at
+  once); once one of its executors has connected it keeps `keep_pending` outstanding, so each
+  connecting executor triggers its replacement on the same command. With `--both` each pool
+  starts with half of initial_count; the pool whose queue has free CPUs connects, refills and
+  takes the load, while the other keeps only its first jobs waiting;
+* local pools (processes on this host) are filled first: they start at once.
+
+Job bookkeeping: the submit command's output gives the cluster job id (scheduler.parse_job_id).
+A pending job that has not connected after `pending_timeout` is cancelled and forgotten (and,
+if its pool never got an executor, counts as a failure of the pool). Pending jobs are also
+cancelled after `release_delay` without any work, like idle executors are released, and all
+still-pending jobs are cancelled when the server exits, so none of ours starts after we are
+gone. A failing submit command is reported once, with its output, and the pool backs off
+(10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
+executor at all, `exhausted` tells the server to send queued work back to local execution.
 """
 
 from __future__ import annotations
@@ -14,12 +33,49 @@ import logging
 import os
 import shlex
 import signal
+import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+from spraycc.scheduler import cancel_command, parse_job_id
 
 log = logging.getLogger(__name__)
+
+SUBMIT_WAIT = 5.0  # at exit: how long submit commands still running may take to print job ids
+CANCEL_TIMEOUT = 30.0  # at exit: how long the cancel command may take
+BACKOFF_FIRST = 10.0  # seconds a failing pool rests after its first failure (doubling)
+BACKOFF_MAX = 300.0
+
+
+class Proc(Protocol):
+    """What the supply needs of a started process (subprocess.Popen, or a fake in tests)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+Spawn = Callable[[str, Path], Proc]
+
+
+def popen_sh(cmdline: str, logfile: Path) -> Proc:
+    """Run `cmdline` with sh in its own session, output (stdout and stderr) to `logfile`."""
+    with open(logfile, "wb") as out:
+        return subprocess.Popen(
+            ["sh", "-c", cmdline],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: ended by PID at exit
+            close_fds=True,
+        )
 
 
 @dataclass
@@ -28,30 +84,72 @@ class Launch:
 
     id: str
     pool: str
-    proc: subprocess.Popen[bytes] | None
+    proc: Proc | None  # the submit command (cluster) or the executor itself (local)
     logfile: Path
     submitted: float
     state: str = "pending"  # pending -> connected -> gone
     job_id: str | None = None
     host: str = ""
+    address: str = ""  # the peer address its connection came from
+    connected: float = 0.0
+
+
+@dataclass
+class PoolStats:
+    """The server's own counters per pool (summary, status, tests measure the ramp)."""
+
+    submitted: int = 0
+    connected: int = 0
+    failed: int = 0  # submit commands that failed, executors that died before connecting
+    forgotten: int = 0  # pending jobs that never connected within pending_timeout
+    cancelled: int = 0  # pending jobs cancelled (timeout, no more work, server exit)
+    latencies: list[float] = field(default_factory=list)  # submit -> connect, seconds
+    addresses: dict[str, int] = field(default_factory=dict)  # peer address -> executors
 
 
 @dataclass
 class Pool:
+    """One start command. `limit` caps its running + pending executors."""
+
     name: str
     cmd: str
     limit: int
     local: bool  # the start command runs the executor itself (no batch system in between)
-    initial: int = 5
-    keep_pending: int = 3
+    initial: int = 5  # pending allowed while none of this pool's executors is connected
+    keep_pending: int = 3  # pending kept outstanding once one is
+    scheduler: str | None = None  # for job ids and cancelling; None: unknown
+    cancel_cmd: str = ""  # overrides the scheduler's cancel command; ids are appended
     failed_until: float = 0.0
-    failures: int = 0
+    failures: int = 0  # consecutive failure rounds (for the back-off)
     last_error: str = ""
-    ever_connected: bool = False
+    warned_no_id: bool = False
     launches: dict[str, Launch] = field(default_factory=dict)
+    stats: PoolStats = field(default_factory=PoolStats)
 
     def count(self, state: str) -> int:
         return sum(1 for launch in self.launches.values() if launch.state == state)
+
+    @property
+    def pending(self) -> int:
+        return self.count("pending")
+
+    @property
+    def connected(self) -> int:
+        return self.count("connected")
+
+    @property
+    def active(self) -> int:
+        return self.pending + self.connected
+
+    def pending_cap(self) -> int:
+        """How many of this pool's executors may be pending now."""
+        if self.local:
+            return self.limit
+        cap = self.keep_pending if self.connected else self.initial
+        return max(cap, 1)  # 0 would never start anything and leave the work waiting
+
+    def cancellable(self) -> bool:
+        return not self.local and bool(self.cancel_cmd or self.scheduler not in (None, "local"))
 
 
 class Supply:
@@ -62,17 +160,29 @@ class Supply:
         callme: str,
         code: str,
         logdir: Path,
+        limit: int | None = None,
         pending_timeout: float = 300.0,
+        release_delay: float = 30.0,
         extra_args: str = "",
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
+        spawn: Spawn = popen_sh,
+        killpg: Callable[[int, int], None] = os.killpg,
     ) -> None:
         self.pools = pools
         self.callme = callme
         self.code = code
         self.logdir = logdir
+        cluster = [pool.limit for pool in pools if not pool.local]
+        self.limit = limit if limit is not None else sum(cluster)
         self.pending_timeout = pending_timeout
+        self.release_delay = release_delay
         self.extra_args = extra_args
         self.clock = clock
+        self.spawn = spawn
+        self.killpg = killpg  # the submit commands and local executors lead their own groups
+        self.started = clock()
+        self.no_work_since: float | None = None
+        self.cancels: list[Proc] = []  # cancel commands run in the background
         self._serial = 0
         self.submitted = 0
 
@@ -83,11 +193,11 @@ class Supply:
 
     @property
     def pending(self) -> int:
-        return sum(pool.count("pending") for pool in self.pools)
+        return sum(pool.pending for pool in self.pools)
 
     @property
     def connected(self) -> int:
-        return sum(pool.count("connected") for pool in self.pools)
+        return sum(pool.connected for pool in self.pools)
 
     @property
     def exhausted(self) -> bool:
@@ -100,24 +210,52 @@ class Supply:
     # -------------------------------------------------------------------------- ramping
 
     def reconcile(self, demand: int) -> None:
-        """Submit executors so that running + pending covers `demand` within each pool's
-        limits. Local pools are filled first: they start at once."""
+        """Submit executors so that connected + pending covers `demand` (queued + running
+        tasks) within the limits; cancel pending jobs after release_delay without work."""
         now = self.clock()
-        remaining = demand
+        self._release_pending(demand, now)
+        want = demand - sum(pool.active for pool in self.pools)
+        if want <= 0:
+            return
         for pool in self.pools:
-            have = pool.count("pending") + pool.count("connected")
-            want = min(pool.limit, remaining)
-            remaining -= min(want, have) if pool.local else want
-            if pool.failed_until > now or have >= want:
-                continue
-            missing = want - have
-            if not pool.local:
-                cap = pool.keep_pending if pool.ever_connected else max(pool.initial,
-                                                                        pool.keep_pending)
-                missing = min(missing, cap - pool.count("pending"))
-            for _ in range(max(0, missing)):
-                if not self.submit(pool):
+            if pool.local and pool.failed_until <= now:
+                for _ in range(max(0, min(want, pool.limit - pool.active))):
+                    if not self.submit(pool):
+                        break
+                    want -= 1
+        cluster = [pool for pool in self.pools if not pool.local]
+        want = min(want, self.limit - sum(pool.active for pool in cluster))
+        # One at a time round the pools, so --both splits the first wave evenly.
+        progress = True
+        while want > 0 and progress:
+            progress = False
+            for pool in cluster:
+                if want <= 0:
                     break
+                if (pool.failed_until > now or pool.active >= pool.limit
+                        or pool.pending >= pool.pending_cap()):
+                    continue
+                if self.submit(pool):
+                    want -= 1
+                    progress = True
+
+    def _release_pending(self, demand: int, now: float) -> None:
+        """With no work at all for release_delay, pending cluster jobs are cancelled too."""
+        if demand:
+            self.no_work_since = None
+            return
+        if self.no_work_since is None:
+            self.no_work_since = now
+            return
+        if now - self.no_work_since < self.release_delay:
+            return
+        for pool in self.pools:
+            waiting = [launch for launch in pool.launches.values()
+                       if launch.state == "pending" and not pool.local]
+            if waiting:
+                log.info("no work for %.0f s: withdrawing %d pending executor(s) of pool '%s'",
+                         now - self.no_work_since, len(waiting), pool.name)
+                self._withdraw(pool, waiting, wait=False)
 
     def submit(self, pool: Pool) -> bool:
         self._serial += 1
@@ -126,33 +264,34 @@ class Supply:
                    f"--code={self.code} --launch={launch_id}{self.extra_args}")
         logfile = self.logdir / f"{launch_id}.log"
         try:
-            with open(logfile, "wb") as out:
-                proc = subprocess.Popen(
-                    ["sh", "-c", cmdline],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            proc = self.spawn(cmdline, logfile)
         except OSError as exc:
             self.on_submit_failed(pool, f"cannot run sh: {exc}")
             return False
-        log.debug("submitted %s: %s", launch_id, cmdline)
-        pool.launches[launch_id] = Launch(launch_id, pool.name, proc, logfile, self.clock())
+        now = self.clock()
+        pool.launches[launch_id] = Launch(launch_id, pool.name, proc, logfile, now)
+        pool.stats.submitted += 1
         self.submitted += 1
+        log.log(logging.DEBUG if pool.local else logging.INFO,
+                "submitted executor %s at +%.2f s (pool %s: %d pending, %d connected)",
+                launch_id, now - self.started, pool.name, pool.pending, pool.connected)
+        log.debug("start command: %s", cmdline)
         return True
 
     def on_submit_failed(self, pool: Pool, error: str) -> None:
-        pool.failures += 1
-        # Back off: report once, retry rarely (the cluster may be briefly unavailable).
-        backoff = min(300.0, 10.0 * 2 ** min(pool.failures - 1, 5))
-        pool.failed_until = self.clock() + backoff
+        """Report a failure once and make the pool rest (no tight retry loop)."""
+        now = self.clock()
+        pool.stats.failed += 1
+        if pool.failed_until <= now:  # a new round: the launches of one wave fail together
+            pool.failures += 1
+            backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(pool.failures - 1, 5))
+            pool.failed_until = now + backoff
         if error != pool.last_error:
-            log.error("start command of pool '%s' failed: %s", pool.name, error)
             pool.last_error = error
+            log.error("start command of pool '%s' failed: %s (command: %s; next try in %.0f s)",
+                      pool.name, error, pool.cmd, pool.failed_until - now)
         else:
-            log.debug("start command of pool '%s' failed again", pool.name)
+            log.debug("start command of pool '%s' failed again: %s", pool.name, error)
 
     # ------------------------------------------------------------------------- events
 
@@ -163,16 +302,33 @@ class Supply:
                 return pool, launch
         return None
 
-    def on_connected(self, launch_id: str, host: str) -> None:
+    def on_connected(self, launch_id: str, host: str, address: str = "") -> None:
         found = self.find(launch_id)
         if found is None:
-            log.warning("an executor with unknown launch id %r connected", launch_id)
+            log.warning("executor %r connected from %s (%s), but it is not pending here "
+                        "(forgotten after pending_timeout?)", launch_id, address or "?", host)
             return
         pool, launch = found
+        now = self.clock()
+        proc = launch.proc
+        if not pool.local and proc is not None and proc.poll() == 0 and launch.job_id is None:
+            launch.proc = None  # the submit command is done: learn the job id before logging
+            self._note_job_id(pool, launch, _tail(launch.logfile))
         launch.state = "connected"
         launch.host = host
-        pool.ever_connected = True
+        launch.address = address
+        launch.connected = now
         pool.failures = 0
+        pool.failed_until = 0.0
+        pool.last_error = ""
+        stats = pool.stats
+        stats.connected += 1
+        stats.latencies.append(now - launch.submitted)
+        stats.addresses[address or host] = stats.addresses.get(address or host, 0) + 1
+        log.log(logging.DEBUG if pool.local else logging.INFO,
+                "executor %s%s connected from %s (%s) at +%.2f s, %.2f s after submission",
+                launch_id, f" (job {launch.job_id})" if launch.job_id else "",
+                address or "?", host, now - self.started, now - launch.submitted)
 
     def on_gone(self, launch_id: str) -> None:
         found = self.find(launch_id)
@@ -184,32 +340,130 @@ class Supply:
         now = self.clock()
         for pool in self.pools:
             for launch in list(pool.launches.values()):
-                self._poll_launch(pool, launch, now)
+                proc = launch.proc
+                if proc is not None and proc.poll() is not None:
+                    launch.proc = None
+                    self._on_exit(pool, launch, proc.returncode or 0)
+            self._expire(pool, now)
+            for launch in list(pool.launches.values()):
+                if launch.state == "gone" and launch.proc is None:
+                    del pool.launches[launch.id]
+                    launch.logfile.unlink(missing_ok=True)
+        self.cancels = [proc for proc in self.cancels if proc.poll() is None]
 
-    def _poll_launch(self, pool: Pool, launch: Launch, now: float) -> None:
-        proc = launch.proc
-        if proc is not None and proc.poll() is not None:
-            launch.proc = None
-            output = _tail(launch.logfile)
-            if pool.local:
-                if launch.state == "pending":
-                    self.on_submit_failed(pool, f"executor exited with {proc.returncode} "
-                                                f"before connecting: {output}")
-                launch.state = "gone"
-            elif proc.returncode != 0:
-                self.on_submit_failed(pool, f"exit status {proc.returncode}: {output}")
-                launch.state = "gone"
-            else:
-                launch.job_id = _job_id(output)
-        if launch.state == "pending" and now - launch.submitted > self.pending_timeout:
-            log.info("forgetting %s: not connected after %.0f s", launch.id, self.pending_timeout)
+    def _expire(self, pool: Pool, now: float) -> None:
+        """Withdraw (cancel, forget) the pool's jobs pending longer than pending_timeout."""
+        if pool.local:
+            return  # a local executor that cannot connect exits by itself (no heartbeat)
+        late = [launch for launch in pool.launches.values()
+                if launch.state == "pending" and now - launch.submitted > self.pending_timeout]
+        if not late:
+            return
+        pool.stats.forgotten += len(late)
+        jobs = [launch.job_id for launch in late if launch.job_id]
+        log.warning("%d executor(s) of pool '%s'%s did not connect within %.0f s: withdrawn "
+                    "(is the queue full, or the callback address %s unreachable from the "
+                    "cluster?)", len(late), pool.name, f" (jobs {' '.join(jobs)})" if jobs else "",
+                    self.pending_timeout, self.callme)
+        self._withdraw(pool, late, wait=False)  # one cancel command for all of them
+        for launch in late:
+            if launch.proc is not None:  # a submit command that hangs: reaped once it ends
+                self._signal(launch.proc, signal.SIGTERM)
+        if not pool.connected:
+            self.on_submit_failed(pool, f"no executor connected within "
+                                        f"{self.pending_timeout:g} s of its submission")
+
+    def _on_exit(self, pool: Pool, launch: Launch, status: int) -> None:
+        """The submit command (cluster) or the executor process (local) ended."""
+        output = _tail(launch.logfile)
+        if pool.local:
+            if launch.state == "pending":
+                self.on_submit_failed(pool, f"executor exited with status {status} before "
+                                            f"connecting: {_oneline(output) or '(no output)'}")
             launch.state = "gone"
-        if launch.state == "gone" and launch.proc is None:
-            del pool.launches[launch.id]
-            launch.logfile.unlink(missing_ok=True)
+        elif status != 0:
+            if launch.state == "pending":
+                self.on_submit_failed(pool, f"exit status {status}: "
+                                            f"{_oneline(output) or '(no output)'}")
+            launch.state = "gone"
+        elif launch.job_id is None:
+            self._note_job_id(pool, launch, output)
+            if launch.state == "gone" and launch.job_id:  # withdrawn while it was submitting
+                self._withdraw(pool, [launch], wait=False)
+
+    def _note_job_id(self, pool: Pool, launch: Launch, output: str) -> None:
+        launch.job_id = parse_job_id(output)
+        if launch.job_id is None and pool.cancellable() and not pool.warned_no_id:
+            pool.warned_no_id = True
+            log.warning("no job id in the output of pool '%s' start command (%r): its pending "
+                        "jobs cannot be cancelled", pool.name, _oneline(output)[:200])
+
+    # -------------------------------------------------------------------- cancelling
+
+    def _withdraw(self, pool: Pool, launches: list[Launch], *, wait: bool,
+                  timeout: float = CANCEL_TIMEOUT) -> None:
+        """Forget pending launches and cancel their cluster jobs (those with a known id)."""
+        for launch in launches:
+            launch.state = "gone"
+        ids = [launch.job_id for launch in launches if launch.job_id]
+        if not ids or not pool.cancellable():
+            return
+        argv = cancel_command(pool.scheduler, ids, pool.cancel_cmd or None)
+        if not argv:
+            return
+        pool.stats.cancelled += len(ids)
+        if not wait:
+            try:
+                self.cancels.append(subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, close_fds=True))
+            except OSError as exc:
+                log.error("cannot cancel jobs %s: %s", " ".join(ids), exc)
+            return
+        try:
+            cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("cancelling pending jobs failed: %s: %s", shlex.join(argv), exc)
+            return
+        if cp.returncode != 0:
+            log.error("cancelling pending jobs failed (exit status %d): %s: %s", cp.returncode,
+                      shlex.join(argv), _oneline((cp.stdout + cp.stderr).decode(errors="replace")))
+        else:
+            log.info("cancelled %d pending job(s) of pool '%s': %s", len(ids), pool.name,
+                     shlex.join(argv))
 
     def shutdown(self, grace: float = 3.0) -> None:
-        """Stop local executors we started (by PID) after giving them `grace` to leave."""
+        """At server exit: cancel every still-pending cluster job, then end what we started
+        (submit commands and local executors, by PID) after giving them `grace` to leave."""
+        deadline = self.clock() + SUBMIT_WAIT
+        for pool in self.pools:
+            if pool.local:
+                continue
+            waiting = [launch for launch in pool.launches.values() if launch.state == "pending"]
+            for launch in waiting:
+                proc = launch.proc
+                if proc is None:
+                    continue
+                # A submit command still running: let it print the job id we must cancel.
+                try:
+                    proc.wait(max(0.0, deadline - self.clock()))
+                except subprocess.TimeoutExpired:
+                    self._terminate(proc)
+                launch.proc = None
+                if proc.returncode == 0:
+                    self._note_job_id(pool, launch, _tail(launch.logfile))
+            unknown = sum(1 for launch in waiting if not launch.job_id)
+            if unknown and pool.cancellable():
+                log.warning("%d pending executor(s) of pool '%s' have no known job id: they "
+                            "exit by themselves when they find no server", unknown, pool.name)
+            self._withdraw(pool, waiting, wait=True)
+        for proc in self.cancels:
+            try:
+                proc.wait(max(0.0, deadline - self.clock()))
+            except subprocess.TimeoutExpired:
+                self._terminate(proc)
+        self.cancels = []
         deadline = self.clock() + grace
         for launch in self.launches():
             proc = launch.proc
@@ -218,24 +472,75 @@ class Supply:
             try:
                 proc.wait(max(0.0, deadline - self.clock()))
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+                self._terminate(proc)
+
+    def _signal(self, proc: Proc, signum: int) -> None:
+        """Signal the process group of a process we started (in its own session), by PID."""
+        try:
+            self.killpg(proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _terminate(self, proc: Proc) -> None:
+        """End a process we started: SIGTERM to its group, SIGKILL after 5 s."""
+        self._signal(proc, signal.SIGTERM)
+        try:
+            proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self._signal(proc, signal.SIGKILL)
+            proc.wait()
+
+    # --------------------------------------------------------------------- reporting
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        """Per pool: executors pending/connected now and the counters so far."""
+        return {
+            pool.name: {
+                "command": pool.cmd,
+                "local": pool.local,
+                "pending": pool.pending,
+                "connected": pool.connected,
+                "submitted": pool.stats.submitted,
+                "ever_connected": pool.stats.connected,
+                "failed": pool.stats.failed,
+                "forgotten": pool.stats.forgotten,
+                "cancelled": pool.stats.cancelled,
+                "start_latency_median": (statistics.median(pool.stats.latencies)
+                                         if pool.stats.latencies else None),
+                "start_latency_max": max(pool.stats.latencies, default=None),
+                "addresses": dict(pool.stats.addresses),
+                "last_error": pool.last_error,
+            }
+            for pool in self.pools
+        }
+
+    def summary(self) -> list[str]:
+        lines = []
+        for pool in self.pools:
+            s = pool.stats
+            line = (f"pool {pool.name}: {s.submitted} submitted, {s.connected} connected, "
+                    f"{s.failed} failed, {s.forgotten} forgotten, {s.cancelled} cancelled")
+            if s.latencies:
+                line += (f"; start latency median {statistics.median(s.latencies):.2f} s, "
+                         f"max {max(s.latencies):.2f} s")
+            if s.addresses and not pool.local:
+                line += "; from " + ", ".join(f"{a} x{n}" for a, n in sorted(s.addresses.items()))
+            lines.append(line)
+        return lines
 
 
 def _tail(path: Path, limit: int = 2000) -> str:
     try:
-        data = path.read_bytes()[-limit:]
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            data = f.read()
     except OSError:
         return ""
     return data.decode(errors="replace").strip()
 
 
-def _job_id(output: str) -> str | None:
-    try:
-        from spraycc.scheduler import parse_job_id
-    except ImportError:  # pragma: no cover - scheduler knowledge is optional
-        return None
-    return parse_job_id(output)
+def _oneline(text: str, limit: int = 500) -> str:
+    """Command output as one readable line for a log message."""
+    line = " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if len(line) <= limit else "..." + line[-limit:]

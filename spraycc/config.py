@@ -50,6 +50,9 @@ KEYS: dict[str, Key] = {
     "fallback": Key((str,), "local", ("local", "error")),
     "status_interval": Key((int, float), 5.0, minimum=0),
     "task_timeout": Key((int, float), 0.0, minimum=0),
+    "rule": Key((list,), ()),  # [[rule]] tables: see validate_rules
+    "straggler_factor": Key((int, float), 2.0, minimum=0),
+    "straggler_min_seconds": Key((int, float), 5.0, minimum=0),
 }
 
 
@@ -121,6 +124,9 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         if key is None:
             known = ", ".join(sorted(KEYS))
             raise ConfigError(f"{where}: unknown key '{name}' (known keys: {known})")
+        if name == "rule":
+            values[name] = validate_rules(value, where)
+            continue
         if isinstance(value, bool) or not isinstance(value, key.types):
             kinds = " or ".join(t.__name__ for t in key.types)
             raise ConfigError(f"{where}: key '{name}' must be {kinds}, not {value!r}")
@@ -133,6 +139,49 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
         values[name] = value
     return values
+
+
+RULE_KEYS = ("match", "regex", "where")
+
+
+def validate_rules(value: Any, where: str) -> list[dict[str, str]]:
+    """`[[rule]]` tables: each has `where` ("remote" or "local") and exactly one of `match`
+    (a glob over the command line) or `regex`. Errors name the file and `rule[N].key`."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: key 'rule' must be an array of tables ([[rule]]), "
+                          f"not {value!r}")
+    rules: list[dict[str, str]] = []
+    for index, rule in enumerate(value):
+        name = f"rule[{index}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{where}: key '{name}' must be a table with match/regex and "
+                              f"where, not {rule!r}")
+        for key, item in rule.items():
+            if key not in RULE_KEYS:
+                raise ConfigError(f"{where}: unknown key '{name}.{key}' (known keys: "
+                                  f"{', '.join(RULE_KEYS)})")
+            if not isinstance(item, str) or not item:
+                raise ConfigError(f"{where}: key '{name}.{key}' must be a non-empty string, "
+                                  f"not {item!r}")
+        if rule.get("where") not in ("remote", "local"):
+            raise ConfigError(f"{where}: key '{name}.where' must be \"remote\" or \"local\", "
+                              f"not {rule.get('where')!r}")
+        kinds = [k for k in ("match", "regex") if k in rule]
+        if len(kinds) != 1:
+            raise ConfigError(f"{where}: key '{name}' needs exactly one of 'match' (a glob) "
+                              "or 'regex'")
+        if "\x00" in rule[kinds[0]]:
+            raise ConfigError(f"{where}: key '{name}.{kinds[0]}' contains a NUL character")
+        if kinds[0] == "regex":
+            import re
+
+            try:
+                re.compile(rule["regex"])
+            except re.error as exc:
+                raise ConfigError(f"{where}: key '{name}.regex' is not a valid regular "
+                                  f"expression: {exc}") from None
+        rules.append(dict(rule))
+    return rules
 
 
 def with_overrides(cfg: Config, **overrides: Any) -> Config:

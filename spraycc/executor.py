@@ -22,9 +22,10 @@ from collections.abc import Iterator
 
 import zmq
 
+from spraycc import auth, keys
 from spraycc import protocol as p
-from spraycc.errors import ProtocolError
-from spraycc.transport import dealer
+from spraycc.errors import ProtocolError, SprayError
+from spraycc.transport import curve_dealer, dealer
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Executor:
         launch: str = "",
         tmpdir: str = "",
         walltime: float = 0.0,
+        serverkey: bytes = b"",
+        keypair: keys.KeyPair | None = None,
         heartbeat: float = p.HEARTBEAT_INTERVAL,
         liveness: int = p.HEARTBEAT_LIVENESS,
     ) -> None:
@@ -77,12 +80,21 @@ class Executor:
         self.born = time.monotonic()
         self.base = tempfile.mkdtemp(prefix="spraycc-exec-", dir=tmpdir or None)
         self.ctx = zmq.Context()
-        self.sock = dealer(self.ctx, callme)
+        # CURVE (tcp): the server's session key plus the user's key pair. A refused handshake
+        # shows only on the monitor; it is watched by the poll loop so we exit at once.
+        self.monitor: zmq.Socket | None = None
+        if serverkey and keypair is not None:
+            self.sock, self.monitor = curve_dealer(
+                self.ctx, callme, serverkey=serverkey, public=keypair.public,
+                secret=keypair.secret, events=auth.CLIENT_EVENTS)
+        else:
+            self.sock = dealer(self.ctx, callme)
         self.step: Step | None = None
         self.last_heard = time.monotonic()
         self.last_sent = 0.0
         self.exit_reason = ""
         self.exit_code = 0
+        self.linger_ms = 0  # at close: 0 drops unsent messages; a goodbye gets time to leave
 
     # --------------------------------------------------------------------------- main loop
 
@@ -100,6 +112,8 @@ class Executor:
     def poll_once(self) -> None:
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
+        if self.monitor is not None:
+            poller.register(self.monitor, zmq.POLLIN)
         step = self.step
         if step is not None:
             if step.credit > 0:
@@ -111,6 +125,8 @@ class Executor:
         if step is not None and step.cancelled:
             timeout = min(timeout, 0.05)
         events = dict(poller.poll(timeout * 1000))
+        if self.monitor is not None and self.monitor in events:
+            self.on_monitor()
         if self.sock in events:
             self.drain_socket()
         if step is not None and self.step is step:
@@ -153,6 +169,16 @@ class Executor:
             self.exit_reason = f"refused by the server: {msg.reason}"
             self.exit_code = 1
 
+    def on_monitor(self) -> None:
+        """A refused security handshake: leave at once, freeing the cluster slot (retrying
+        could never succeed: the server has another key or does not know ours)."""
+        assert self.monitor is not None
+        for event, value in auth.read_events(self.monitor):
+            reason = auth.failure_reason(event, value)
+            if reason is not None and not self.exit_reason:
+                self.exit_reason = f"refused by the server: {reason}"
+                self.exit_code = 1
+
     def on_tick(self) -> None:
         now = time.monotonic()
         if now - self.last_heard > self.expiry:
@@ -170,9 +196,19 @@ class Executor:
             step.error = ""
             self.cancel(step)
             step.timed_out = True  # type: ignore[attr-defined]
-        if self.step is None and self.walltime and now - self.born > self.walltime:
-            self.exit_reason = "wall-time limit reached"
-            self.send([p.encode(p.Disconnect("wall-time limit reached"))])
+        if self.step is None and self.past_walltime(now):
+            self.leave("wall-time limit reached")
+
+    def past_walltime(self, now: float) -> bool:
+        """Past the point after which no new task is started (the scheduler's limit minus the
+        margin the server passed as --walltime)."""
+        return bool(self.walltime) and now - self.born > self.walltime
+
+    def leave(self, reason: str) -> None:
+        """Say goodbye (DISCONNECT) and exit: the server re-queues a task it just sent us."""
+        self.exit_reason = reason
+        self.send([p.encode(p.Disconnect(reason))])
+        self.linger_ms = 1000  # the goodbye must reach the server before the socket closes
 
     def send(self, frames: list[bytes]) -> None:
         self.sock.send_multipart(frames, copy=len(frames[-1]) < 65536)
@@ -183,6 +219,12 @@ class Executor:
     def on_task(self, msg: p.Task, data: bytes) -> None:
         if self.step is not None:
             log.warning("got task %d while busy with %d; ignored", msg.task, self.step.task)
+            return
+        if self.exit_reason or self.past_walltime(time.monotonic()):
+            # Never start what the scheduler may kill mid-way: hand it back by leaving (the
+            # server re-queues the task of an executor that disconnects).
+            if not self.exit_reason:
+                self.leave("wall-time limit reached")
             return
         try:
             body = p.Body(data)
@@ -211,16 +253,19 @@ class Executor:
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            # merge: the runner's stdout and stderr are one file; one pipe keeps the order of
+            # the step's writes to both exactly as a local run would leave it in that file.
+            stderr=subprocess.STDOUT if body.merge else subprocess.PIPE,
             start_new_session=True,  # its own process group, so cancel can kill all of it
             close_fds=True,
         )
         step.proc = proc
         step.started = time.monotonic()
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
         for stream, pipe in ((1, proc.stdout), (2, proc.stderr)):
-            os.set_blocking(pipe.fileno(), False)
-            step.pipes[pipe.fileno()] = stream
+            if pipe is not None:
+                os.set_blocking(pipe.fileno(), False)
+                step.pipes[pipe.fileno()] = stream
         step.pidfd = os.pidfd_open(proc.pid)
 
     def on_pipe(self, step: Step, fd: int) -> None:
@@ -236,7 +281,12 @@ class Executor:
 
     def on_exit(self, step: Step) -> None:
         assert step.proc is not None
-        # Drain what the step wrote just before exiting, as far as credit allows.
+        # The step's main process has exited but is not reaped yet, so its pid (= the group
+        # id) cannot have been reused: kill whatever it left running in its process group now.
+        # A remote step must not leave processes behind on a cluster host (nor keep its
+        # pipes open, which would hold the step open); this also ends a cancelled step's
+        # children at once when the main process died of the SIGTERM.
+        self.kill(step, signal.SIGKILL)
         if step.proc.poll() is None:
             return
         os.close(step.pidfd)
@@ -248,6 +298,11 @@ class Executor:
     def progress(self, step: Step) -> None:
         """Move a finished step forward: pipes drained -> send files -> RESULT."""
         if step.status is None and not step.error:
+            return
+        if step.cancelled and not getattr(step, "timed_out", False):
+            # Nobody reads a cancelled step's output (its runner is gone, or another copy won),
+            # so no CREDIT may ever come: acknowledge with RESULT now instead of waiting.
+            self.finish(step)
             return
         if step.pipes:
             # The step exited but its pipes may still hold data (or a grandchild holds them).
@@ -293,9 +348,10 @@ class Executor:
         error = step.error
         if getattr(step, "timed_out", False):
             status, error = 124, ""
+            prog = os.fsdecode(os.path.basename(step.body.argv[0]))
             self.send([p.encode(p.Output(step.task, step.attempt, 2)),
-                       f"spraycc: step killed after its time limit of {step.body.timeout:g} s\n"
-                       .encode()])
+                       f"spraycc: {prog} killed: it ran longer than its time limit of "
+                       f"{step.body.timeout:g} s (task_timeout / --timeout)\n".encode()])
         elif step.cancelled:
             error = error or "cancelled"
         self.send([p.encode(p.Result(step.task, step.attempt, status, step.elapsed, self.host,
@@ -337,12 +393,23 @@ class Executor:
             self.cancel(self.step)
             self.cleanup(self.step)
         shutil.rmtree(self.base, ignore_errors=True)
-        self.sock.close(linger=0)
+        if self.monitor is not None:
+            self.monitor.close(linger=0)
+        self.sock.close(linger=self.linger_ms)
         self.ctx.term()
 
 
 def main(callme: str, code: str, *, launch: str = "", tmpdir: str = "",
-         walltime: float = 0.0) -> int:
-    """Entry of `spraycc exec`. Returns the process exit code."""
+         walltime: float = 0.0, serverkey: str = "") -> int:
+    """Entry of `spraycc exec`. Returns the process exit code. Raises SprayError (KeyFileError
+    included) when it cannot even try: the CLI prints it and exits non-zero at once."""
     endpoint = callme if "://" in callme else f"tcp://{callme}"
-    return Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime).run()
+    keypair = None
+    if endpoint.startswith("tcp://"):
+        # The server's tcp endpoint speaks only CURVE: without its key we would be refused.
+        if not auth.z85_ok(serverkey):
+            raise SprayError("--serverkey must be the server's 40-character public key "
+                             "(the server's start command passes it)")
+        keypair = keys.load()
+    return Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
+                    serverkey=serverkey.encode() if keypair else b"", keypair=keypair).run()

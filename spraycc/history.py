@@ -1,9 +1,11 @@
-"""Task-duration history: storage, task keys and look-up for longest-first scheduling.
+"""Task-duration history: storage and look-up for longest-first scheduling.
 
-Role: a shared leaf module (SPEC §5.3, §8). The server keys each task with `task_key`, asks
-`History.expected` for its priority, calls `History.record` for every successful task and
-`History.flush` every couple of seconds, and `History.close` on exit. `spraycc history` only
-calls `load` and `longest`. Nothing here is on the runner's start-up path.
+Role: a shared leaf module (SPEC §5.3, §8). Task keys are made by the runner with
+`spraycc.taskkey` (the one definition of a key); this module stores them as opaque strings.
+The server asks `History.expected` for a task's priority, calls `History.record` for every
+successful task, `History.flush` every couple of seconds, and `History.close` on exit.
+`spraycc history` only calls `load`, `longest` and `items`. Nothing here is on the runner's
+start-up path.
 
 Storage (full description and the NFS argument in docs/history.md): a directory, by default
 `~/.spraycc.history/`, overridable with `$SPRAYCC_HISTORY`. It holds
@@ -23,18 +25,15 @@ Not thread-safe: one History per server, used from its poll loop.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import json
 import logging
 import math
 import os
 import secrets
-import shlex
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -51,8 +50,6 @@ DAY = 86400.0
 MAX_FILE_BYTES = 64 << 20
 # A snapshot takes well under a second to write; a temp file this old was abandoned.
 STALE_TEMP_SECONDS = 3600.0
-# Keys longer than this keep a readable head and end in a hash of the whole key.
-MAX_KEY_CHARS = 160
 
 _LOG = "log"
 _SNAP = "snap"
@@ -65,106 +62,6 @@ def default_directory(environ: Mapping[str, str] | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     return Path.home() / DEFAULT_DIRNAME
-
-
-# --------------------------------------------------------------------------- task keys
-
-# Precedence follows gcc: -M/-MM imply -E, which overrides -S, which overrides -c.
-_MODES = ("-M", "-MM", "-E", "-S", "-c")
-_SOURCE_SUFFIXES = frozenset(
-    {".c", ".cc", ".cp", ".cpp", ".cxx", ".c++", ".C", ".CPP", ".i", ".ii", ".m", ".mm", ".M",
-     ".s", ".S", ".sx"}
-)
-# Options whose next argument is a file name that is not the input.
-_TAKES_FILE = frozenset({"-o", "-MF", "-MT", "-MQ", "-include", "-imacros", "-x"})
-
-
-def task_key(
-    workspace: str,
-    cwd: str,
-    argv: list[str],
-    primary_output: str | None,
-    *,
-    primary_input: str | None = None,
-) -> str:
-    """A short key that names the same step in the next build and in another checkout.
-
-    Compile steps (argv has -c/-S/-E/-M/-MM): `"<tool> <mode> <path>"`, where tool is the
-    compiler's basename as given (`g++-12`), mode the gcc mode flag, and path the primary output
-    relative to the workspace root (absolute if outside it), or the primary input when there is
-    no output file (`-E`/`-M` to stdout). Flags are deliberately left out: a rebuilt tree with a
-    tweaked flag still has about the same duration, and a stale value only costs ordering.
-    Other commands: `"<tool> <path or -> @<cwd> <args>"` with the workspace root in the
-    arguments replaced by `$WS`. Paths are resolved against `cwd`; `workspace` and `cwd` must
-    be given in the same form (the runner uses real, symlink-resolved paths).
-    """
-    if not argv:
-        raise ValueError("task_key needs a non-empty argv")
-    tool = os.path.basename(argv[0])
-    mode = _compile_mode(argv)
-    target = primary_output if primary_output is not None else primary_input
-    if target is None and mode is not None:
-        target = _guess_input(argv)
-    where = _relative(workspace, cwd, target) if target is not None else "-"
-    if mode is not None:
-        return _shorten(f"{tool} {mode} {where}")
-    args = [_hide_workspace(workspace, a) for a in argv[1:]]
-    here = _relative(workspace, cwd, ".")
-    return _shorten(f"{tool} {where} @{here} {shlex.join(args)}".rstrip())
-
-
-def _compile_mode(argv: list[str]) -> str | None:
-    present = set(argv[1:])
-    for mode in _MODES:
-        if mode in present:
-            return mode
-    return None
-
-
-def _guess_input(argv: list[str]) -> str | None:
-    found = None
-    skip = False
-    for arg in argv[1:]:
-        if skip:
-            skip = False
-        elif arg in _TAKES_FILE:
-            skip = True
-        elif not arg.startswith("-") and os.path.splitext(arg)[1] in _SOURCE_SUFFIXES:
-            found = arg
-    return found
-
-
-@lru_cache(maxsize=64)
-def _roots(workspace: str) -> tuple[str, ...]:
-    # Both spellings, longest first, so a logical path under a symlinked root still matches.
-    plain = os.path.normpath(workspace)
-    real = os.path.realpath(workspace)
-    return tuple(sorted({plain, real}, key=len, reverse=True))
-
-
-def _relative(workspace: str, cwd: str, path: str) -> str:
-    full = os.path.normpath(os.path.join(cwd, path))
-    for root in _roots(workspace):
-        if full == root:
-            return "."
-        prefix = root if root.endswith(os.sep) else root + os.sep
-        if full.startswith(prefix):
-            return full[len(prefix):]
-    return full
-
-
-def _hide_workspace(workspace: str, arg: str) -> str:
-    for root in _roots(workspace):
-        if root != os.sep:
-            arg = arg.replace(root, "$WS")
-    return arg
-
-
-def _shorten(key: str) -> str:
-    if len(key) <= MAX_KEY_CHARS:
-        return key
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return f"{key[: MAX_KEY_CHARS - 20]} #{digest}"
 
 
 # --------------------------------------------------------------------------- records
@@ -296,6 +193,19 @@ class History:
         """The n longest known steps, longest first (ties by key, so output is stable)."""
         best = heapq.nsmallest(n, self._entries.items(), key=lambda kv: (-kv[1][1], kv[0]))
         return [(key, entry[1]) for key, entry in best]
+
+    def items(self) -> list[tuple[str, float, float]]:
+        """Every known step as (key, unix time of its last measurement, seconds)."""
+        return [(key, ts, seconds) for key, (ts, seconds) in self._entries.items()]
+
+    def typical(self) -> float:
+        """The median known duration (0 with no history): the scheduler's guess for a step it
+        has never seen. The median, not the mean, so a few huge steps do not inflate it."""
+        if not self._entries:
+            return 0.0
+        values = sorted(entry[1] for entry in self._entries.values())
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -31,11 +31,11 @@ class UnpackError(ValueError):
 # raises ValueError instead of overflowing the C stack.
 _PACK_DEPTH = 512
 
-_BYTE = [bytes((i,)) for i in range(256)]  # one-byte encodings: fixints and type markers
-# Precomputed headers for the common short lengths: bin8, uint8, fixstr/str8.
-_BIN_HDR = [bytes((0xC4, n)) for n in range(256)]
-_UINT8 = [bytes((0xCC, n)) for n in range(256)]
-_STR_HDR = [bytes((0xA0 | n,)) for n in range(32)] + [bytes((0xD9, n)) for n in range(32, 256)]
+# One-byte encodings (fixints, fixstr/fixarray/fixmap headers) are slices of this: CPython
+# hands out cached 1-byte objects, and no table has to be built at import (the runner imports
+# this module once per compile and packs one message).
+_ALL = bytes(range(256))
+_B_B = Struct(">BB").pack
 _B_H = Struct(">BH").pack
 _B_I = Struct(">BI").pack
 _B_Q = Struct(">BQ").pack
@@ -64,12 +64,15 @@ def _pack(obj: object, put, depth: int) -> None:
     t = type(obj)
     if t is bytes or t is bytearray:
         n = len(obj)
-        put(_BIN_HDR[n] if n < 0x100 else _bin_header(n))
+        put(_B_B(0xC4, n) if n < 0x100 else _bin_header(n))
         put(obj)  # b"".join takes a bytearray as is: no copy here
     elif t is str:
         data = obj.encode()  # strict utf-8: a lone surrogate raises UnicodeEncodeError
         n = len(data)
-        put(_STR_HDR[n] if n < 0x100 else _str_header(n))
+        if n < 32:
+            put(_ALL[0xA0 + n : 0xA1 + n])
+        else:
+            put(_B_B(0xD9, n) if n < 0x100 else _str_header(n))
         put(data)
     elif t is int:
         _pack_int(obj, put)
@@ -85,17 +88,18 @@ def _pack(obj: object, put, depth: int) -> None:
         if depth <= 0:
             raise ValueError(f"nesting deeper than {_PACK_DEPTH} levels (or a cycle)")
         n = len(obj)
-        put(_BYTE[0x90 | n] if n < 16 else _container_header(n, 0xDC, "array"))
+        put(_ALL[0x90 + n : 0x91 + n] if n < 16 else _container_header(n, 0xDC, "array"))
         depth -= 1
         for item in obj:
             # Short bytes and str inline: they are most of what spraycc sends (argv).
             it = type(item)
             if it is bytes and len(item) < 0x100:
-                put(_BIN_HDR[len(item)])
+                put(_B_B(0xC4, len(item)))
                 put(item)
-            elif it is str and len(item) < 0x40:  # < 0x40 chars: at most 0xFF utf-8 bytes
+            elif it is str and len(item) < 8:  # < 8 chars: at most 31 utf-8 bytes: fixstr
                 data = item.encode()
-                put(_STR_HDR[len(data)])
+                n = len(data)
+                put(_ALL[0xA0 + n : 0xA1 + n])
                 put(data)
             else:
                 _pack(item, put, depth)
@@ -103,17 +107,17 @@ def _pack(obj: object, put, depth: int) -> None:
         if depth <= 0:
             raise ValueError(f"nesting deeper than {_PACK_DEPTH} levels (or a cycle)")
         n = len(obj)
-        put(_BYTE[0x80 | n] if n < 16 else _container_header(n, 0xDE, "map"))
+        put(_ALL[0x80 + n : 0x81 + n] if n < 16 else _container_header(n, 0xDE, "map"))
         depth -= 1
         for key, value in obj.items():
             # Short bytes inline: an environment is a map of them.
             if type(key) is bytes and len(key) < 0x100:
-                put(_BIN_HDR[len(key)])
+                put(_B_B(0xC4, len(key)))
                 put(key)
             else:
                 _pack(key, put, depth)
             if type(value) is bytes and len(value) < 0x100:
-                put(_BIN_HDR[len(value)])
+                put(_B_B(0xC4, len(value)))
                 put(value)
             else:
                 _pack(value, put, depth)
@@ -122,7 +126,7 @@ def _pack(obj: object, put, depth: int) -> None:
         # contiguous view goes to join as a flat byte view, without a copy.
         view = obj.cast("B") if obj.c_contiguous else obj.tobytes()
         n = len(view)
-        put(_BIN_HDR[n] if n < 0x100 else _bin_header(n))
+        put(_B_B(0xC4, n) if n < 0x100 else _bin_header(n))
         put(view)
     elif isinstance(obj, int):
         _pack_int(int.__index__(obj), put)
@@ -167,9 +171,9 @@ def _container_header(n: int, marker16: int, kind: str) -> bytes:
 def _pack_int(v: int, put) -> None:
     if v >= 0:
         if v < 0x80:
-            put(_BYTE[v])
+            put(_ALL[v : v + 1])
         elif v < 0x100:
-            put(_UINT8[v])
+            put(_B_B(0xCC, v))
         elif v < 0x10000:
             put(_B_H(0xCD, v))
         elif v < 0x100000000:
@@ -179,7 +183,7 @@ def _pack_int(v: int, put) -> None:
         else:
             raise OverflowError("Integer value out of range")
     elif v >= -32:
-        put(_BYTE[v + 0x100])
+        put(_ALL[v + 0x100 : v + 0x101])
     elif v >= -0x80:
         put(_B_b(0xD0, v))
     elif v >= -0x8000:

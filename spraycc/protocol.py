@@ -52,8 +52,11 @@ id (executor <-> runner of that task), so their headers carry the server's task 
 The task body (SUBMIT frame 1, relayed as TASK frame 1) is a msgpack map decoded only by the
 executor: ``cwd`` (bytes), ``argv`` (list of bytes), ``env`` (map bytes -> bytes, the exact
 environment), ``outputs`` (list of str: paths relative to the executor's private temp dir),
-``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none). A NUL byte in an argv element
-or env value stands for the executor's private temp dir (argv can never contain NUL).
+``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none), and optionally ``merge``
+(bool, default false: the runner's stdout and stderr are one file, so the step gets a single
+pipe for both and its output is relayed as stream 1, keeping their interleaving exact). A NUL
+byte in an argv element or env value stands for the executor's private temp dir (argv can
+never contain NUL).
 
 Receiver's rules
 ----------------
@@ -72,7 +75,12 @@ Receiver's rules
   dead server makes executors exit and runners fall back to a local run.
 * FILE chunks of one output arrive in order; ``last`` closes that output. Outputs the executor
   did not find are simply not sent: the runner learns it from RESULT.
-* After RESULT (or after acknowledging CANCEL with a RESULT) the executor is idle again.
+* After RESULT (or after acknowledging CANCEL with a RESULT) the executor is idle again. A
+  cancelled step is acknowledged at once, without waiting for CREDIT.
+* Straggler copies: the server may run a second copy of a FLAG_RETRY_SAFE task on another
+  executor under a new attempt number (a task's attempt numbers are never reused). Only one
+  attempt is relayed to the runner at a time; switching to the copy is announced with RETRY,
+  exactly like a re-dispatch, and the other copy is cancelled.
 
 This module imports nothing heavy (it is on the runner's start-up path): records are plain
 classes with ``__slots__`` and commands are int constants, not ``enum``/``dataclasses``.
@@ -356,25 +364,27 @@ def pack_body(
     outputs: list[str],
     *,
     timeout: float = 0.0,
+    merge: bool = False,
 ) -> bytes:
     """The task body a runner sends with SUBMIT (see the module docstring)."""
-    return packb(
-        {
-            "cwd": cwd,
-            "argv": argv,
-            "env": env,
-            "outputs": outputs,
-            "credit": CREDIT_WINDOW,
-            "chunk": CHUNK,
-            "timeout": float(timeout),
-        }
-    )
+    body = {
+        "cwd": cwd,
+        "argv": argv,
+        "env": env,
+        "outputs": outputs,
+        "credit": CREDIT_WINDOW,
+        "chunk": CHUNK,
+        "timeout": float(timeout),
+    }
+    if merge:
+        body["merge"] = True
+    return packb(body)
 
 
 class Body:
     """A validated task body, as the executor uses it."""
 
-    __slots__ = ("argv", "chunk", "credit", "cwd", "env", "outputs", "timeout")
+    __slots__ = ("argv", "chunk", "credit", "cwd", "env", "merge", "outputs", "timeout")
 
     def __init__(self, data: bytes) -> None:
         try:
@@ -392,6 +402,7 @@ class Body:
             self.credit = _typed(raw["credit"], int)
             self.chunk = _typed(raw["chunk"], int)
             self.timeout = float(_typed(raw["timeout"], (int, float)))
+            self.merge = _typed(raw.get("merge", False), bool)
         except KeyError as exc:
             raise ProtocolError(f"task body lacks {exc}") from None
         if not self.argv or self.credit < 1 or not 1024 <= self.chunk <= 64 * CHUNK:

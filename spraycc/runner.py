@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import _signal
 import os
+import stat
 import sys
 import time
 
-from spraycc import classify, serverfile
+from spraycc import classify, rules, serverfile, taskkey
 from spraycc import protocol as p
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
 from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the runner ~9 ms
+if TYPE_CHECKING:
+    from spraycc.curvelink import CurveDealer
 
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
@@ -47,7 +52,7 @@ class Options:
         self.verbose = bool(os.environ.get("SPRAYCC_VERBOSE"))
         self.force = ""  # "", "local" or "remote"
         self.outputs: list[str] = []
-        self.timeout = 0.0
+        self.timeout: float | None = None  # None: the server's task_timeout applies
 
 
 def parse(args: list[str]) -> tuple[Options, list[str]]:
@@ -77,7 +82,9 @@ def parse(args: list[str]) -> tuple[Options, list[str]]:
                 try:
                     opts.timeout = float(value)
                 except ValueError:
-                    raise ValueError(f"--timeout needs seconds, not {value!r}") from None
+                    opts.timeout = -1.0
+                if not opts.timeout >= 0:  # also rejects nan
+                    raise ValueError(f"--timeout needs seconds (0: no limit), not {value!r}")
         elif arg in ("-h", "--help"):
             raise ValueError(USAGE)
         else:
@@ -118,8 +125,13 @@ def locate(cwd: str) -> serverfile.ServerInfo | None:
         return None
 
 
-def connect(info: serverfile.ServerInfo) -> Dealer:
-    """A connection to the server: its private ipc endpoint on the same host, else tcp."""
+def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:
+    """A connection to the server: its private ipc endpoint on the same host, else tcp.
+
+    The ipc endpoint (NULL mechanism, in a 0700 directory) is reachable only by this user on
+    the server's host. The tcp endpoint speaks only CURVE, which the plain ZMTP client cannot:
+    a runner on another host pays for pyzmq there (imported only then). Raises Refused when
+    the server turns us away at the handshake."""
     endpoints = []
     if info.get("ipc") and info.host == os.uname().nodename:
         endpoints.append(info.get("ipc"))
@@ -128,6 +140,10 @@ def connect(info: serverfile.ServerInfo) -> Dealer:
     error: Exception | None = None
     for endpoint in endpoints:
         try:
+            if endpoint.startswith("tcp://") and info.serverkey:
+                from spraycc.curvelink import CurveDealer
+
+                return CurveDealer(endpoint, serverkey=info.serverkey, timeout=CONNECT_TIMEOUT)
             return Dealer(endpoint, timeout=CONNECT_TIMEOUT)
         except (ZmtpError, OSError) as exc:
             error = exc
@@ -357,6 +373,7 @@ class RemoteStep:
         removed where a local run would have removed them."""
         umask = os.umask(0o022)
         os.umask(umask)
+        primary = self.files.get(0)
         for index, out in enumerate(self.decision.outputs):
             incoming = self.files.get(index)
             if incoming is not None and incoming.complete:
@@ -369,31 +386,51 @@ class RemoteStep:
                         os.unlink(out.path)
                     except FileNotFoundError:
                         pass
+        if primary is not None and primary.complete and len(self.decision.outputs) > 1:
+            # The primary output (the object) gets the newest mtime: a local compile writes
+            # it last (`as` runs after cc1 wrote the .d, .i, .s, .su files), and make rebuilds
+            # an object whose .d file (a prerequisite in many Makefiles) is newer.
+            try:
+                os.utime(primary.target)
+            except OSError:
+                pass
         self.files.clear()
 
 
 def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Options,
-           cwd: str) -> int | None:
+           cwd: str, forced: bool | None = None) -> int | None:
     """Run the step on an executor. Returns the exit status, or None when the caller should
-    run the step locally (the reason has been said)."""
+    run the step locally (the reason has been said). `forced`: remote on the user's word
+    (--remote or a rule), not the classifier's: such a step is not retried (it may have
+    written files on the shared filesystem) and its output is relayed as it comes."""
     env = dict(os.environb)
     for key, value in decision.env.items():
         if value is None:
             env.pop(os.fsencode(key), None)
         else:
             env[os.fsencode(key)] = os.fsencode(value)
+    argv = decision.argv
+    if decision.tty_flag and os.isatty(2):
+        # A local compiler would colour its diagnostics at this terminal; the remote one
+        # writes to a pipe. The flag changes no output file (see classify.Decision).
+        argv = [*argv, decision.tty_flag]
     body = p.pack_body(
         os.fsencode(cwd),
-        [os.fsencode(a) for a in decision.argv],
+        [os.fsencode(a) for a in argv],
         env,
         [o.collect for o in decision.outputs],
-        timeout=opts.timeout,
+        timeout=step_timeout(opts, info),
+        merge=same_file(1, 2),
     )
     workspace = os.path.dirname(info.path)
     name = decision.outputs[0].path if decision.outputs else decision.argv[0]
-    key = task_key(workspace, cwd, decision.compiler, name)
+    if forced is None:
+        forced = opts.force == "remote"
+    target = decision.outputs[0].path if decision.outputs else (
+        decision.inputs[0] if decision.inputs else None)
+    key = taskkey.task_key(workspace, cwd, decision.compiler or decision.argv[0], target,
+                           "" if forced else taskkey.mode_of(decision.argv), decision.argv[1:])
     flags = p.FLAG_DEPENDENCY if decision.dependency_task else 0
-    forced = opts.force == "remote"
     if not forced:
         flags |= p.FLAG_RETRY_SAFE
     link = Link(connect(info), float(info.get("heartbeat", "") or p.HEARTBEAT_INTERVAL))
@@ -467,6 +504,11 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
         step.discard()
         say(f"{msg.error}; running locally")
         return None
+    if verbose and msg.status == 0:
+        for index, out in enumerate(step.decision.outputs):
+            incoming = step.files.get(index)
+            if (incoming is None or not incoming.complete) and out.on_missing == "keep":
+                say(f"{out.path} did not come back (left as it was)")
     step.commit()
     step.flush_output()
     if verbose:
@@ -474,53 +516,178 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
     return exit_status(msg.status)
 
 
-def task_key(workspace: str, cwd: str, compiler: str, name: str) -> str:
-    """The history key: compiler name and the step's output relative to the workspace root,
-    so the same step is recognised in the next build and in another checkout."""
-    path = name if name.startswith("/") else os.path.join(cwd, name)
-    rel = os.path.relpath(os.path.normpath(path), workspace)
-    return f"{os.path.basename(compiler)} {rel}"
-
-
 # ------------------------------------------------------------------------------- entry
 
-def forced_remote(argv: list[str], outputs: list[str]) -> classify.Decision:
-    """`spraycc run --remote [--output PATH]... CMD`: any command, on the user's word. Each
-    argument naming a declared output (`PATH` or `--opt=PATH`) is pointed at the executor's
-    temp dir, so the file comes back like a compiler output."""
+OUTPUT_DIR_VAR = "SPRAYCC_OUTPUT_DIR"  # where a forced-remote step leaves declared outputs
+OUTPUT_SUBDIR = "out"  # ... as a path under the executor's temp dir
+
+
+class Placement:
+    """Where a step runs, and on whose word. `forced`: remote because the user said so
+    (--remote or a config rule), not because the classifier accounted for the step; `rule`:
+    the config rule that matched, if any (for -v and `spraycc explain`)."""
+
+    __slots__ = ("decision", "forced", "rule")
+
+    def __init__(self, decision: classify.Decision, forced: bool = False,
+                 rule: rules.Rule | None = None) -> None:
+        self.decision = decision
+        self.forced = forced
+        self.rule = rule
+
+
+def forced_remote(argv: list[str], outputs: list[str], cwd: str,
+                  reason: str = "forced remote by --remote") -> classify.Decision:
+    """`spraycc run --remote [--output PATH]... CMD`: any command, on the user's word.
+
+    Each declared output PATH is collected from `$SPRAYCC_OUTPUT_DIR/<file name of PATH>` on
+    the executor (a private host-local dir) and written at PATH here, atomically. Arguments
+    naming PATH (`PATH` itself, or `--opt=PATH`; compared as paths, so `./gen.h` names
+    `gen.h`) are rewritten to that place, so most commands need no change; a command that
+    writes a fixed name can use the variable instead. Outputs must have distinct file names."""
     remote_argv = list(argv)
     declared = []
-    for index, path in enumerate(outputs):
-        collect = f"{index}/{os.path.basename(path)}"
-        hits = 0
+    names: dict[str, str] = {}
+    for path in outputs:
+        base = os.path.basename(path)
+        if base in ("", ".", ".."):
+            return classify.Decision(False, f"declared output {path!r} is not a file: local run",
+                                     argv)
+        if base in names:
+            return classify.Decision(False, f"declared outputs {names[base]} and {path} have "
+                                     f"the same file name: local run", argv)
+        names[base] = path
+        parent = os.path.dirname(path) or "."
+        if not os.access(os.path.join(cwd, parent), os.W_OK):
+            return classify.Decision(
+                False, f"output directory {parent} is missing or not writable", argv)
+        collect = f"{OUTPUT_SUBDIR}/{base}"
         for i, arg in enumerate(remote_argv):
-            if arg == path:
-                remote_argv[i] = f"{classify.TMP}/{collect}"
-                hits += 1
-            elif arg.endswith("=" + path):
-                remote_argv[i] = f"{arg[: -len(path)]}{classify.TMP}/{collect}"
-                hits += 1
-        if not hits:
-            return classify.Decision(False, f"declared output {path} does not appear in the "
-                                     "command's arguments: local run", argv)
+            prefix = _names_path(arg, path, cwd)
+            if prefix is not None:
+                remote_argv[i] = f"{prefix}{classify.TMP}/{collect}"
         declared.append(classify.Output(path, collect, "keep"))
-    return classify.Decision(True, "forced remote by --remote", remote_argv, outputs=declared,
+    env: dict[str, str | None] = {}
+    if declared:
+        env[OUTPUT_DIR_VAR] = f"{classify.TMP}/{OUTPUT_SUBDIR}"
+    return classify.Decision(True, reason, remote_argv, env=env, outputs=declared,
                              compiler=argv[0])
 
 
-def decide(argv: list[str], opts: Options, cwd: str) -> classify.Decision:
+def _names_path(arg: str, path: str, cwd: str) -> str | None:
+    """The part of `arg` to keep when it names `path` (as `PATH` or `...=PATH`), else None."""
+    if _same_path(arg, path, cwd):
+        return ""
+    eq = arg.find("=")
+    while eq >= 0:
+        if _same_path(arg[eq + 1:], path, cwd):
+            return arg[: eq + 1]
+        eq = arg.find("=", eq + 1)
+    return None
+
+
+def _same_path(a: str, b: str, cwd: str) -> bool:
+    if a == b:
+        return True
+    if not a or "\x00" in a:
+        return False
+    return os.path.normpath(os.path.join(cwd, a)) == os.path.normpath(os.path.join(cwd, b))
+
+
+def stdin_reason() -> str:
+    """Why the runner's stdin cannot simply be left behind ("" when it can). A remote command
+    gets no stdin; only a terminal (which a build step should not read) or /dev/null can
+    stand for that. Anything else (a pipe, a file, a socket) may carry the step's input."""
+    try:
+        st = os.fstat(0)
+    except OSError:
+        return ""  # closed: the command would read nothing here either
+    if stat.S_ISCHR(st.st_mode):
+        if os.isatty(0):
+            return ""
+        try:
+            if st.st_rdev == os.stat("/dev/null").st_rdev:
+                return ""
+        except OSError:
+            pass
+        kind = "a character device"
+    elif stat.S_ISFIFO(st.st_mode):
+        kind = "a pipe"
+    elif stat.S_ISSOCK(st.st_mode):
+        kind = "a socket"
+    elif stat.S_ISREG(st.st_mode):
+        kind = "a file"
+    else:
+        kind = "neither a terminal nor /dev/null"
+    return f"stdin is {kind} and a remote command gets none"
+
+
+def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] | None = None,
+          check_stdin: bool = False) -> Placement:
+    """Where the step runs: --local/--remote first, then the first matching config rule,
+    then the classifier. A "remote" rule keeps the classifier's decision for a step the
+    classifier sends remote itself (a compile, whose outputs it knows); it forces any other
+    command remote, unless `check_stdin` finds input on stdin that it would not get."""
     if opts.force == "local":
-        return classify.Decision(False, "forced local by --local", argv)
+        return Placement(classify.Decision(False, "forced local by --local", argv))
     if opts.force == "remote":
-        return forced_remote(argv, opts.outputs)
+        return Placement(forced_remote(argv, opts.outputs, cwd), forced=True)
+    rule = rules.first_match(rule_list, argv) if rule_list else None
+    if rule is not None and rule.where == "local":
+        return Placement(classify.Decision(False, f"{rule.describe()} says local", argv),
+                         rule=rule)
     decision = classify.classify(argv, cwd, dict(os.environ))
     if decision.remote:
         for out in decision.outputs:
             parent = os.path.dirname(out.path) or "."
             if not os.access(parent, os.W_OK):
-                return classify.Decision(
+                decision = classify.Decision(
                     False, f"output directory {parent} is not writable here", argv)
-    return decision
+                break
+        return Placement(decision, rule=rule)
+    if rule is None:
+        return Placement(decision)
+    why = stdin_reason() if check_stdin else ""
+    if why:
+        return Placement(classify.Decision(
+            False, f"{rule.describe()} says remote, but {why}: local run", argv), rule=rule)
+    return Placement(forced_remote(argv, [], cwd, f"{rule.describe()} says remote"),
+                     forced=True, rule=rule)
+
+
+def decide(argv: list[str], opts: Options, cwd: str) -> classify.Decision:
+    """The placement's decision, without config rules (see place())."""
+    return place(argv, opts, cwd).decision
+
+
+def server_rules(info: serverfile.ServerInfo | None) -> list[rules.Rule]:
+    """The placement rules the server published in its file (none without a server)."""
+    if info is None:
+        return []
+    try:
+        return rules.from_fields(info.fields)
+    except ValueError as exc:
+        say(f"ignoring the placement rules in {info.path}: {exc}")
+        return []
+
+
+def step_timeout(opts: Options, info: serverfile.ServerInfo) -> float:
+    """--timeout, else the server's task_timeout; 0 is no limit."""
+    if opts.timeout is not None:
+        return opts.timeout
+    try:
+        return max(0.0, float(info.get("task_timeout") or 0))
+    except ValueError:
+        return 0.0
+
+
+def same_file(fd1: int, fd2: int) -> bool:
+    """Both descriptors write to one file (`>log 2>&1`, a terminal, one pipe)."""
+    try:
+        a, b = os.fstat(fd1), os.fstat(fd2)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def main(args: list[str]) -> int:
@@ -542,32 +709,45 @@ def main(args: list[str]) -> int:
 
 def _main(opts: Options, argv: list[str]) -> int:
     cwd = os.getcwd()
-    decision = decide(argv, opts, cwd)
-    if opts.verbose:
-        say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
     info = locate(cwd)
-    if not decision.remote:
-        return run_local(argv, info, opts.verbose)
+    placement = place(argv, opts, cwd, server_rules(info), check_stdin=True)
+    decision = placement.decision
+    if opts.verbose or (opts.force == "remote" and not decision.remote):
+        say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
     fallback = os.environ.get("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    if not decision.remote:
+        try:
+            return run_local(argv, info, opts.verbose)
+        except Refused as exc:  # even the local-slot request was turned away
+            return refused(argv, str(exc), fallback, opts.verbose)
     if info is None:
         reason = (f"no server ({serverfile.NAME} not found in {cwd} or above); "
                   "start one with `spraycc server` in the workspace root")
         return unavailable(argv, reason, fallback)
     try:
-        status = submit(info, decision, opts, cwd)
+        status = submit(info, decision, opts, cwd, placement.forced)
     except ServerUnavailable as exc:
         return unavailable(argv, str(exc), fallback)
     except Refused as exc:
-        say(f"refused by the server: {exc}")
-        if fallback == "local" and os.environ.get("SPRAYCC_FALLBACK_ON_REFUSE"):
-            return run_local(argv, None, opts.verbose)
-        return EX_UNAVAILABLE
+        return refused(argv, str(exc), fallback, opts.verbose)
     except ExecutorLost as exc:
         say(str(exc))
         return 1
     if status is None:
-        return run_local(argv, info, opts.verbose)
+        try:
+            return run_local(argv, info, opts.verbose)
+        except Refused as exc:
+            return refused(argv, str(exc), fallback, opts.verbose)
     return status
+
+
+def refused(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:
+    """The server turned us away: one line, and a non-zero exit unless falling back to a
+    local run on refusal was asked for (SPRAYCC_FALLBACK_ON_REFUSE)."""
+    say(f"refused by the server: {reason}")
+    if fallback == "local" and os.environ.get("SPRAYCC_FALLBACK_ON_REFUSE"):
+        return run_local(argv, None, verbose)
+    return EX_UNAVAILABLE
 
 
 def unavailable(argv: list[str], reason: str, fallback: str) -> int:

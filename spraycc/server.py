@@ -19,24 +19,30 @@ import socket
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zmq
 
+from spraycc import auth, keys, rules, serverfile
 from spraycc import protocol as p
-from spraycc import serverfile
 from spraycc.broker import Broker, Hooks
 from spraycc.cluster import Pool, Supply
 from spraycc.config import Config
 from spraycc.errors import ServerExists
+from spraycc.history import History, default_directory
+from spraycc.scheduler import resolve_scheduler
 from spraycc.taskqueue import TaskQueue
 from spraycc.transport import RouterTransport
 
 log = logging.getLogger(__name__)
 
 FD_TARGET = 4096
+HISTORY_FLUSH = 2.0  # seconds between writes of the history log: a crash loses at most this
+HISTORY_TYPICAL = 30.0  # seconds between updates of the rank of steps without history
 
 
 @dataclass
@@ -63,27 +69,40 @@ def spraycc_command() -> str:
 
 
 def default_bind(cfg: Config, opts: Options) -> tuple[str, str]:
-    """(address to bind, address executors call back). Loopback for the local default."""
-    if opts.loopback or not (cfg.start_cmd or cfg.alt_start_cmd):
-        bind = cfg.bind_address or "127.0.0.1"
-    else:
-        bind = cfg.bind_address or "0.0.0.0"
+    """(address to bind, address executors call back).
+
+    `--loopback` forces 127.0.0.1 for both. Otherwise bind_address, or 127.0.0.1 for the local
+    default (nothing remote needs us) and all interfaces with a start command; executors are
+    told callback_host, else the bind address, else (all interfaces) this host's address.
+    """
+    if opts.loopback:
+        return "127.0.0.1", "127.0.0.1"
+    cluster = bool(cfg.start_cmd or cfg.alt_start_cmd)
+    bind = cfg.bind_address or ("0.0.0.0" if cluster else "127.0.0.1")
     callback = cfg.callback_host or (bind if bind not in ("0.0.0.0", "*") else _host_address())
     return bind, callback
 
 
 def _host_address() -> str:
-    """An address of this host that other hosts can use (not a loopback alias)."""
+    """An address of this host that other hosts can use (not a loopback alias): the host
+    name's address, else the source address of the default route, else the host name."""
     name = socket.gethostname()
     try:
         infos = socket.getaddrinfo(name, None, socket.AF_INET)
     except OSError:
-        return name
+        infos = []
     for info in infos:
         addr = str(info[4][0])
         if not addr.startswith("127."):
             return addr
-    return name
+    # Connecting a UDP socket sends nothing; it only picks the route and so a source address.
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: any routable address will do
+            addr = str(probe.getsockname()[0])
+    except OSError:
+        return name
+    return addr if not addr.startswith(("127.", "0.")) else name
 
 
 class Server:
@@ -104,25 +123,50 @@ class Server:
         self.idle_since = clock()
         self.last_status = 0.0
         self.last_done = 0
+        self.rate_samples: deque[tuple[float, int]] = deque()  # (time, remote completions)
+        # Task durations (docs/history.md): the queue ranks tasks by them (longest first), the
+        # broker times stragglers by them, and every successful task updates them at once.
+        self.history = History(default_directory())
+        self.history_flushed = self.history_typical = clock()
         self.broker = Broker(
             self.transport.send,
             self.code,
-            queue=TaskQueue(),
+            queue=TaskQueue(lambda key, dependency: self.history.expected(key)),
             hooks=_SupplyHooks(self),
             local_slots=cfg.local_slots_for(os.cpu_count() or 1),
             release_delay=float(cfg.release_delay),
             max_attempts=cfg.max_attempts,
+            straggler_factor=float(cfg.straggler_factor),
+            straggler_min_seconds=float(cfg.straggler_min_seconds),
         )
         self.supply: Supply | None = None
+        self.current: zmq.Frame | None = None  # the frame being handled (drain)
+        self.exhausted = False  # no executor can be had: queued work is sent back
         self.tcp = ""
         self.ipc = ""
+        # Security (docs/security.md): the user's key admits clients on the CURVE endpoint.
+        self.refusals = auth.RefusalLog()
+        auth.limit_refusal_logs()  # a flood of refusals must not become a flood of log writes
+        self.zap: auth.ZapHandler | None = None
+        self.watch: auth.FailureWatch | None = None
+        self.serverkey = b""  # this session's CURVE public key (Z85)
 
     # ------------------------------------------------------------------------- start-up
 
     def start(self) -> None:
         """Bind, claim the workspace (refusing a second live server), prepare executors."""
         self.fd_limit = raise_fd_limit()
+        userkey, created = keys.ensure()
+        if created:
+            log.info("created the user key %s", keys.default_path())
+        # The ipc endpoint is bound first, with the NULL mechanism: only this user can reach a
+        # socket inside the 0700 run dir. Every endpoint bound after secure() is CURVE.
         self.ipc = self.transport.bind(f"ipc://{self.rundir}/s")
+        public, secret = zmq.curve_keypair()  # per session: a stale client cannot talk to us
+        self.serverkey = public
+        self.zap = auth.ZapHandler(self.ctx, userkey.public, self.refusals)  # before the bind
+        self.transport.secure(public, secret, domain=auth.DOMAIN)
+        self.watch = auth.FailureWatch(self.transport.sock, self.refusals)
         bind, callback = default_bind(self.cfg, self.opts)
         self.tcp = self.transport.bind(f"tcp://{bind}:0")
         port = self.tcp.rsplit(":", 1)[1]
@@ -133,12 +177,34 @@ class Server:
             callme=self.callme,
             code=self.code,
             logdir=self.rundir,
+            limit=self.opts.cpus or self.cfg.max_count,
             pending_timeout=float(self.cfg.pending_timeout),
+            release_delay=float(self.cfg.release_delay),
             extra_args=self.exec_args(),
         )
+        self.load_history()
+        for pool in self.supply.pools:
+            if not pool.local and not pool.cancellable():
+                log.warning("cannot tell which batch system the %s command submits to: set "
+                            "`scheduler` or `cancel_cmd` in the config, or jobs still pending "
+                            "when the server exits are not cancelled", pool.name)
+        if callback.startswith("127.") and any(not pool.local for pool in self.supply.pools):
+            log.warning("executors are told to call back %s, a loopback address that other "
+                        "hosts cannot reach: set callback_host (and bind_address)", callback)
+
+    def load_history(self) -> None:
+        """Read the task history. A problem is reported once and never stops the server."""
+        try:
+            problems = self.history.load()
+        except Exception as exc:  # history only orders tasks: never fatal
+            problems = [f"{self.history.directory}: cannot read the history: {exc}"]
+        for problem in problems:
+            log.warning("history: %s (ignored)", problem)
+        self.broker.queue.unknown = self.history.typical()
+        log.info("history: %d known steps in %s", len(self.history), self.history.directory)
 
     def exec_args(self) -> str:
-        args = ""
+        args = f" --serverkey={shlex.quote(self.serverkey.decode())}"
         if self.cfg.executor_tmpdir:
             args += f" --tmpdir={shlex.quote(self.cfg.executor_tmpdir)}"
         if self.cfg.executor_walltime:
@@ -147,24 +213,30 @@ class Server:
         return args
 
     def make_pools(self) -> list[Pool]:
+        """Local executors first (they start at once), then one pool per start command.
+
+        Every cluster pool may grow to the whole limit (max_count or --cpus; the Supply caps
+        their sum), so with --both the queue that starts jobs can take all of the load; the
+        first wave (initial_count) is split between the commands."""
         cfg, cpus = self.cfg, os.cpu_count() or 1
         me = cfg.spraycc_cmd or spraycc_command()
         pools: list[Pool] = []
-        local = cfg.local_count_for(cpus)
-        if local:
-            pools.append(Pool("local", me, local, True))
         cmds = []
         if cfg.start_cmd and not self.opts.alt:
             cmds.append(("start", cfg.start_cmd))
         if cfg.alt_start_cmd and (self.opts.alt or self.opts.both):
             cmds.append(("alt", cfg.alt_start_cmd))
+        local = cfg.local_count_for(cpus)
+        if self.opts.cpus and not cmds:
+            local = self.opts.cpus
+        if local:
+            pools.append(Pool("local", me, local, True, scheduler="local"))
         limit = self.opts.cpus or cfg.max_count
         for i, (name, cmd) in enumerate(cmds):
-            share = limit // len(cmds) + (1 if i < limit % len(cmds) else 0)
-            pools.append(Pool(name, cmd, share, False, cfg.initial_count // len(cmds) or 1,
-                              cfg.keep_pending))
-        if self.opts.cpus and local and not cmds:
-            pools[0].limit = self.opts.cpus
+            first = cfg.initial_count // len(cmds) + (1 if i < cfg.initial_count % len(cmds) else 0)
+            pools.append(Pool(name, cmd, limit, False, first, cfg.keep_pending,
+                              scheduler=resolve_scheduler(cfg.scheduler, cmd, os.environ),
+                              cancel_cmd=cfg.cancel_cmd))
         return pools
 
     def claim(self) -> None:
@@ -177,7 +249,13 @@ class Server:
             "code": self.code,
             "heartbeat": f"{p.HEARTBEAT_INTERVAL:g}",
             "fallback": self.cfg.fallback,
+            "serverkey": self.serverkey.decode(),
         }
+        # What runners apply without reading TOML: the default time limit and the placement
+        # rules (validated by config, encoded by rules for the runner's cheap parser).
+        if self.cfg.task_timeout:
+            fields["task_timeout"] = repr(float(self.cfg.task_timeout))
+        fields.update(rules.to_fields(list(self.cfg.rule)))
         for _ in range(2):
             try:
                 serverfile.create(self.server_file, fields)
@@ -213,11 +291,18 @@ class Server:
         poller = zmq.Poller()
         poller.register(self.transport.sock, zmq.POLLIN)
         poller.register(wake_r, zmq.POLLIN)
+        for watched in (self.zap, self.watch):
+            if watched is not None:
+                poller.register(watched.sock, zmq.POLLIN)
         try:
             while not self.stop_reason:
                 events = dict(poller.poll(p.HEARTBEAT_INTERVAL / 4 * 1000))
                 if wake_r in events:
                     _drain(wake_r)
+                if self.zap is not None and self.zap.sock in events:
+                    self.zap.handle()  # a handshake waits for this: answer before the tasks
+                if self.watch is not None and self.watch.sock in events:
+                    self.watch.handle()
                 if self.transport.sock in events:
                     self.drain()
                 self.on_tick()
@@ -240,6 +325,7 @@ class Server:
                 return
             if len(frames) < 2:
                 continue
+            self.current = frames[1]  # for the peer address of a connecting executor
             self.broker.on_message(frames[0].bytes, frames[1].bytes, frames[2:])
 
     def on_tick(self) -> None:
@@ -253,9 +339,24 @@ class Server:
         if len(broker.queue) and supply.exhausted:
             reason = "no executor could be started"
             errors = "; ".join(pool.last_error for pool in supply.pools if pool.last_error)
+            if not self.exhausted:
+                self.exhausted = True
+                log.warning("%s: queued tasks go back to their runners to run locally", reason)
             broker.fail_queued(f"{reason} ({errors})" if errors else reason)
+        elif self.exhausted and supply.connected:
+            self.exhausted = False
+            log.info("executors are connected again: tasks run remotely")
+        self.sample_rate(now)
         self.report(now)
-        if broker.busy or supply.pending:
+        if now - self.history_flushed >= HISTORY_FLUSH:
+            self.history_flushed = now
+            self.history.flush()
+            if now - self.history_typical >= HISTORY_TYPICAL:
+                self.history_typical = now
+                self.broker.queue.unknown = self.history.typical()
+        # A draining server does not wait for executors still pending: they are released (or
+        # cancelled) as they turn up, or at exit.
+        if broker.busy or (supply.pending and not broker.stopping):
             self.idle_since = now
         elif broker.stopping:
             self.stop_reason = "stopped by request"
@@ -278,6 +379,80 @@ class Server:
             self.supply.pending if self.supply else 0, rate,
         )
 
+    # ---------------------------------------------------------------------------- status
+
+    RATE_WINDOW = 10.0  # seconds of completions behind the throughput figure
+
+    def sample_rate(self, now: float) -> None:
+        c = self.broker.counters
+        samples = self.rate_samples
+        if not samples or now - samples[-1][0] >= 1.0:
+            samples.append((now, c.done + c.failed))
+        while len(samples) > 2 and now - samples[1][0] >= self.RATE_WINDOW:
+            samples.popleft()
+
+    def rate(self, now: float) -> float:
+        """Remote tasks finished per second over the last RATE_WINDOW seconds."""
+        c = self.broker.counters
+        if not self.rate_samples:
+            return 0.0
+        then, count = self.rate_samples[0]
+        return (c.done + c.failed - count) / max(now - then, 1.0)
+
+    def remaining(self, now: float) -> tuple[float | None, int, int]:
+        """Estimated seconds until the queued and running tasks are done, from the queue's
+        history estimates: (seconds, tasks with history, tasks). Tasks without history count
+        as the queue's typical duration when it has one; with no history at all the answer is
+        None. Tasks the build tool has not submitted yet are not known to the server."""
+        broker = self.broker
+        typical = float(getattr(broker.queue, "unknown", 0.0) or 0.0)
+        work, longest, known = 0.0, 0.0, 0
+        for task in broker.tasks.values():
+            expected = broker.queue.estimate(task.key, bool(task.flags & p.FLAG_DEPENDENCY))
+            if expected is None:
+                expected = typical
+            else:
+                known += 1
+            if task.executor is not None:
+                expected = max(0.0, expected - (now - task.started))
+            work += expected
+            longest = max(longest, expected)
+        total = len(broker.tasks)
+        if total and (not known or (known < total and not typical)):
+            return None, known, total
+        slots = max(1, len(broker.executors))
+        return max(work / slots, longest), known, total
+
+    def status_extra(self) -> dict[str, Any]:
+        """The server's part of a status snapshot: executor pools, throughput, estimate."""
+        now = self.clock()
+        remaining, known, total = self.remaining(now)
+        pools = []
+        counters = self.supply.snapshot() if self.supply else {}
+        for pool in self.supply.pools if self.supply else []:
+            pools.append({
+                "name": pool.name,
+                "cmd": pool.cmd,
+                "limit": pool.limit,
+                "running": pool.count("connected"),
+                "pending": pool.count("pending"),
+                "error": pool.last_error,
+                # the supply's own counters: submitted, ever_connected, failed, forgotten,
+                # cancelled, start latencies, peer addresses
+                "counters": counters.get(pool.name, {}),
+            })
+        return {
+            "pools": pools,
+            "pending_executors": self.supply.pending if self.supply else 0,
+            "rate": self.rate(now),
+            "uptime": now - self.started,
+            "remaining": remaining,
+            "remaining_known": known,
+            "remaining_tasks": total,
+            "pid": os.getpid(),
+            "workspace": str(self.workspace),
+        }
+
     # --------------------------------------------------------------------------- exiting
 
     def shutdown(self) -> None:
@@ -289,24 +464,58 @@ class Server:
             self.supply.shutdown()
         if self.wrote_file:
             serverfile.remove(self.server_file, self.code)
+        self.close_auth()
         self.transport.close()
         self.ctx.term()
         for entry in self.rundir.iterdir():
             entry.unlink(missing_ok=True)
         self.rundir.rmdir()
         self.summary()
+        self.close_history()
+
+    def close_history(self) -> None:
+        """Write what is left of the history and compact it (after everything else is done:
+        compaction reads the whole directory)."""
+        try:
+            problems = self.history.close()
+        except Exception as exc:  # history only orders tasks: never fatal
+            problems = [f"{self.history.directory}: cannot write the history: {exc}"]
+        for problem in problems:
+            log.warning("history: %s", problem)
+
+    def close_auth(self) -> None:
+        """Close the ZAP handler and the handshake watch (before the context terminates)."""
+        if self.refusals.total:
+            log.info("refused %d connection attempt(s) at the security handshake",
+                     self.refusals.total)
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
+        if self.zap is not None:
+            self.zap.close()
+            self.zap = None
 
     def summary(self) -> None:
         c = self.broker.counters
-        elapsed = self.clock() - self.started
+        now = self.clock()
+        elapsed = now - self.started
+        held, busy = self.broker.slot_seconds(now)
         log.info(
-            "summary: %d remote tasks (%d failed, %d retried), %d local, %.1f s remote CPU, "
-            "%.1f MB returned, up %.0f s",
-            c.done + c.failed, c.failed, c.retried, c.local_done + c.local_failed,
-            c.remote_seconds, c.bytes_out / 1e6, elapsed,
+            "summary: %d remote tasks (%d failed, %d retried, %d handed back to run locally), "
+            "%d local (%d failed), up %.0f s",
+            c.done + c.failed, c.failed, c.retried, c.fallback,
+            c.local_done + c.local_failed, c.local_failed, elapsed,
+        )
+        log.info(
+            "summary: task time %.1f s remote + %.1f s local; executors held %.1f s, busy "
+            "%.1f s = %s slot efficiency; %.1f MB returned",
+            c.remote_seconds, c.local_seconds, held, busy,
+            f"{100 * busy / held:.0f}%" if held > 0 else "n/a", c.bytes_out / 1e6,
         )
         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]:
             log.info("  slowest: %.2f s %s on %s", seconds, name, host)
+        for line in self.supply.summary() if self.supply else []:
+            log.info("summary: executors of %s", line)
 
 
 class _SupplyHooks(Hooks):
@@ -315,11 +524,23 @@ class _SupplyHooks(Hooks):
 
     def executor_connected(self, launch: str, host: str) -> None:
         if self.server.supply is not None:
-            self.server.supply.on_connected(launch, host)
+            frame = self.server.current
+            try:  # the TCP peer's address: host names do not tell network namespaces apart
+                address = frame.get("Peer-Address") if frame is not None else ""
+            except zmq.ZMQError:
+                address = ""
+            self.server.supply.on_connected(launch, host, str(address or ""))
 
     def executor_gone(self, launch: str) -> None:
         if self.server.supply is not None:
             self.server.supply.on_gone(launch)
+
+    def task_succeeded(self, key: str, elapsed: float) -> None:
+        if 0 <= elapsed < 1e7:  # counts at once for tasks queued later in this session
+            self.server.history.record(key, elapsed)
+
+    def snapshot_extra(self) -> dict[str, Any]:
+        return self.server.status_extra()
 
 
 def _alive(info: serverfile.ServerInfo) -> bool:
@@ -353,6 +574,7 @@ def run(workspace: Path, cfg: Config, opts: Options, announce: Callable[[str], N
         server.start()
     except BaseException:
         server.stop_reason = "start-up failed"
+        server.close_auth()
         server.transport.close()
         server.ctx.term()
         for entry in server.rundir.iterdir():
@@ -364,7 +586,7 @@ def run(workspace: Path, cfg: Config, opts: Options, announce: Callable[[str], N
     assert server.supply is not None
     for pool in server.supply.pools:
         announce(f"start command ({pool.name}, up to {pool.limit}): {pool.cmd} exec "
-                 f"--callme={server.callme} --code={server.code} --launch=ID")
+                 f"--callme={server.callme} --code={server.code} --launch=ID{server.exec_args()}")
     if server.fd_limit < 2 * (server.broker.local_slots + cfg.max_count) + 64:
         announce(f"warning: file-descriptor limit {server.fd_limit} may cap parallelism")
     return server.serve()

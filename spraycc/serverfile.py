@@ -40,6 +40,12 @@ class ServerInfo:
     def host(self) -> str:
         return self.fields.get("host", "")
 
+    @property
+    def serverkey(self) -> str:
+        """The session's CURVE public key (Z85) for the tcp endpoint; "" from a server
+        without one."""
+        return self.fields.get("serverkey", "")
+
 
 def find(start: str) -> str | None:
     """Nearest server file walking up the real (symlink-resolved) tree from `start`."""

@@ -1,9 +1,18 @@
 """The server's priority queue of waiting tasks (SPEC §8).
 
-Order: dependency-generation steps first, then the longest expected duration first (LPT), then
-first come first served. Without history every expected duration is unknown (0), so the order
-is FIFO with -M/-MM steps ahead. Removal is lazy: a cancelled task stays in the heap until it
-surfaces, which keeps cancel O(1).
+Order: dependency-generation (-M/-MM) steps first, then the longest expected duration first
+(LPT: the long steps start early and the short ones fill the gaps at the end, so every CPU
+finishes at about the same time), then first come first served. Requeued tasks (their
+executor died) go ahead of their equals.
+
+Where a step the history has never seen goes: it is ranked as if it took `unknown` seconds,
+which the server sets to the median recorded duration (`History.typical`). Unknown steps among
+themselves keep submission order. Why the median and not "last" or "first": a new step is
+usually a typical one, so it should neither wait behind every known step (if it is long it
+would then be the tail) nor push the known long steps back (which would make *them* the tail).
+Without any history `unknown` is 0 and the order is plain FIFO with -M/-MM steps ahead.
+
+Removal is lazy: a cancelled task stays in the heap until it surfaces, which keeps cancel O(1).
 """
 
 from __future__ import annotations
@@ -21,15 +30,18 @@ def no_history(key: str, dependency: bool) -> float | None:
 
 
 class TaskQueue:
-    def __init__(self, estimate: Estimator = no_history) -> None:
+    def __init__(self, estimate: Estimator = no_history, unknown: float = 0.0) -> None:
         self._heap: list[tuple[int, float, int, int]] = []
         self._seq = itertools.count()
         self._live: set[int] = set()
         self.estimate = estimate
+        self.unknown = unknown  # the rank (seconds) of a step without history
 
     def push(self, task_id: int, key: str, dependency: bool, *, requeue: bool = False) -> None:
         """Queue a task. A requeued task (its executor died) goes ahead of equal peers."""
-        expected = self.estimate(key, dependency) or 0.0
+        expected = self.estimate(key, dependency)
+        if expected is None:
+            expected = self.unknown
         seq = -1 if requeue else next(self._seq)
         heapq.heappush(self._heap, (0 if dependency else 1, -expected, seq, task_id))
         self._live.add(task_id)

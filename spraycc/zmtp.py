@@ -67,7 +67,12 @@ class Dealer:
     """One connection to a ROUTER, speaking as a DEALER. Not thread-safe.
 
     `recv` returns buffered messages without touching the socket, so a caller that polls
-    `fileno()` itself must first drain with ``recv(0)`` until it returns None.
+    `fileno()` itself must first drain with ``recv(0)`` until it returns None. After any
+    ZmtpError (ZmtpClosed included) the Dealer is unusable: every call raises it again; close
+    it and treat the server as gone.
+
+    ``peer_version`` is the (major, minor) of the peer's greeting and ``peer_properties`` the
+    metadata of its READY command (names as the peer spelled them).
     """
 
     __slots__ = (
@@ -150,7 +155,8 @@ class Dealer:
     def recv(self, timeout: float | None) -> list[bytes] | None:
         """The next complete multipart message, or None if none arrives within `timeout`
         seconds (0: only what is already buffered or readable without waiting; None: wait
-        forever). Raises ZmtpClosed when the peer has closed the connection."""
+        forever). Raises ZmtpClosed when the peer has closed the connection. Heartbeat PINGs
+        are answered in here."""
         self._check()
         msg = self._take_message()
         if msg is not None:

@@ -45,7 +45,7 @@ def run_like_executor(
     under cwd (every write must go to the private temp dir).
     """
     assert decision.remote, decision.reason
-    tmp = tempfile.mkdtemp(prefix="spraycc-exec-")
+    tmp = tempfile.mkdtemp(prefix="spraycc-fidelity-")
     try:
         for o in decision.outputs:
             os.makedirs(os.path.join(tmp, os.path.dirname(o.collect)), exist_ok=True)

@@ -96,9 +96,12 @@ class ServerProc:
 
     def collect(self) -> str:
         """Everything the server wrote to stderr (after it exited)."""
-        rest = self.proc.stderr.read() if self.proc.stderr else b""  # type: ignore[union-attr]
-        self.lines.extend((self._buf + rest).decode(errors="replace").splitlines())
-        self._buf = b""
+        stderr = self.proc.stderr
+        if stderr is not None and not stderr.closed:
+            rest = stderr.read()
+            stderr.close()
+            self.lines.extend((self._buf + rest).decode(errors="replace").splitlines())
+            self._buf = b""
         return "\n".join(self.lines)
 
     def stop(self, timeout: float = 20.0) -> int:

@@ -15,10 +15,12 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
 from fidelity import compare_with_local, describe_difference, run_like_executor
+from fidelity_rows import CLANG_ROWS, GCC_ROWS, SOURCES, RowSpec
 
 from spraycc.classify import (
     TMP,
@@ -172,6 +174,13 @@ ROWS = [
     R("gcc -c a.c -o a.o -MD -MF /dev/null", local="not a regular file"),
     R("gcc -c a.c -o obj", local="not a regular file"),
     R("gcc -c a.c", local="GCC_COMPARE_DEBUG", env={"GCC_COMPARE_DEBUG": "1"}, id="compare-debug"),
+    R("clang -c a.c", local="CCC_OVERRIDE_OPTIONS", env={"CCC_OVERRIDE_OPTIONS": "+-O0"},
+      id="clang-override"),
+    R("clang -c a.c -frecord-command-line", local="embeds the command line"),
+    R("clang -g -c a.c -grecord-gcc-switches", local="embeds the command line"),
+    R("clang -g -c a.c -gno-record-gcc-switches", out="a.o=0/a.o"),
+    R("clang -c a.c -fembed-bitcode", local="embeds the command line"),
+    R("gcc -g -c a.c -grecord-gcc-switches -frecord-gcc-switches", out="a.o=0/a.o"),
     R("gcc -c a.c -o obj/1.o -o obj/2.o", out="obj/2.o=0/2.o",
       argv="gcc -c a.c -o obj/1.o -o <tmp>/0/2.o"),
     R("gcc -c a.tar.c", out="a.tar.o=0/a.tar.o"),
@@ -314,6 +323,7 @@ ROWS = [
     R("gcc -Wp,-DX=1,-UY -c a.c", out="a.o=0/a.o"),
     R("gcc -Wp,-frob -c a.c", local="unknown preprocessor option"),
     R("gcc -Wp,-MD,a.d -MD -c a.c", local="together with"),
+    R("gcc -Wp,-MD,a.d -MF b.d -c a.c", local="together with"),
     R("gcc -Xpreprocessor -DX -c a.c", out="a.o=0/a.o"),
     R("gcc -Xpreprocessor -MD -Xpreprocessor a.d -c a.c", local="preprocessor option"),
     # --- environment dependency outputs -----------------------------------------------------
@@ -451,6 +461,8 @@ ROWS = [
     R("gcc -E h.h -o h.i", out="h.i=0/h.i"),
     R("gcc -M h.h", out="", dep=True),
     R("gcc -DSTR='\"a b\"' -c a.c -o a.o", out="a.o=0/a.o"),
+    R("gcc -pass-exit-codes -no-integrated-cpp -c a.c -o a.o", out="a.o=0/a.o"),
+    R("clang -cxx-isystem /x -iwithsysroot /y -c a.cpp -o a.o", out="a.o=0/a.o"),
 ]  # fmt: skip
 
 
@@ -573,6 +585,11 @@ def test_pch_outputs_are_listed_for_explain(world) -> None:
     assert not d.remote and [o.path for o in d.outputs] == ["inc/h.h.gch"]
 
 
+def test_several_sources_outputs_are_listed_for_explain(world) -> None:
+    d = classify(shlex.split("gcc -c a.c sub/b.c t.s"), world["proj"], _env(world))
+    assert not d.remote and [o.path for o in d.outputs] == ["a.o", "b.o", "t.o"]
+
+
 def test_local_decision_keeps_argv_object_identical(world) -> None:
     argv = ["gcc", "x.c", "-o", "x"]
     d = classify(argv, world["proj"], _env(world))
@@ -615,173 +632,21 @@ def test_import_is_cheap() -> None:
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run(
-        [os.sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     ).stdout.split()  # fmt: skip
-    assert set(out) <= {"spraycc", "spraycc.classify", "__future__"}, out
+    ours = {"spraycc", "spraycc.classify", "spraycc.flags", "spraycc.compilers", "spraycc.cmdline"}
+    assert set(out) <= ours | {"__future__"}, out
 
 
 # ---------------------------------------------------------------------------------------------
-# Layer 2: fidelity against real compilers
+# Layer 2: fidelity against real compilers (rows in tests/fidelity_rows.py)
 # ---------------------------------------------------------------------------------------------
-
-SOURCES: dict[str, str] = {
-    "a.h": "#define A 1\n",
-    "a.c": '#include "a.h"\n#include <stdio.h>\n'
-    "static int f(int x) { return x + A; }\n"
-    'int main(void) { char buf[64]; snprintf(buf, sizeof buf, "%d %s", f(1), __FILE__);'
-    " puts(buf); return 0; }\n",
-    "b.c": '#include "a.h"\nint b(void) { return A; }\n',
-    "b.cpp": '#include <vector>\n#include "a.h"\n'
-    "int g(int n) { std::vector<int> v(n, A); int s = 0; for (int x : v) s += x; return s; }\n",
-    "sub/x.c": '#include "../a.h"\nint x(void) { return A * 2; }\n',
-    "s.S": '#include "a.h"\n.text\n.globl s\ns:\n mov $A, %eax\n ret\n',
-    "t.s": ".text\n.globl t\nt:\n ret\n",
-    "warn.c": "int w(void) { int unused; return 0; }\n",
-    "bad.c": '#include "a.h"\nint f(void) { return x; }\n',
-    "badinc.c": '#include "nonexistent.h"\nint g;\n',
-    "badasm.c": 'void f(void) { __asm__("bogusinsn"); }\n',
-    "pre.i": '# 1 "pre.c"\nint p(void) { return 3; }\n',
-    "a b.c": "int sp(void) { return 1; }\n",
-    "inc/h1.h": "#define H1 1\n",
-    "uses_inc.c": "#include <h1.h>\nint u(void) { return H1; }\n",
-    "flags.rsp": "-O2 '-DMSG=\"a b\"' -Iinc -Wall\n",
-}
-
-GCC_ROWS: list[tuple[str, str, dict[str, str]]] = [
-    # (id, command, extra files) -- extra files are stale targets or env for the row
-    ("c", "gcc -c a.c", {}),
-    ("c-o-mmd", "gcc -c a.c -o obj/a.o -MMD -MP", {}),
-    ("c-md-g", "gcc -g -O2 -c a.c -o obj/a.o -MD", {}),
-    ("c-md-noo", "gcc -c sub/x.c -MD -g", {}),
-    ("c-mf", "gcc -c a.c -o obj/a.o -MMD -MF deps/a.d -g3 -frecord-gcc-switches", {}),
-    ("c-mt", "gcc -c a.c -o obj/a.o -MD -MT custom", {}),
-    ("c-space", "gcc -c 'a b.c' -o 'obj/a b.o' -MD -g", {}),
-    ("c-dollar", "gcc -c a.c -o 'obj/a$x.o' -MMD", {}),
-    ("c-noext", "gcc -c a.c -o obj/a -MD", {}),
-    ("cmake", "gcc -DX=1 -Iinc -O2 -g -MD -MT obj/a.c.o -MF obj/a.c.o.d -o obj/a.c.o -c a.c", {}),
-    ("cxx", "g++ -std=c++17 -O2 -g -fPIC -MD -MT obj/b.cpp.o -MF obj/b.cpp.o.d "
-     "-o obj/b.cpp.o -c b.cpp", {}),
-    ("libtool", "gcc -DHAVE_CONFIG_H -I. -g -O2 -MT b.lo -MD -MP -MF .deps/b.Tpo -c b.c "
-     "-fPIC -DPIC -o .libs/b.o", {}),
-    ("kernel", "gcc -Wp,-MMD,obj/.b.o.d -nostdinc -I. -D__KERNEL__ -O2 -g -c -o obj/b.o b.c", {}),
-    ("kernel-asm", "gcc -Wp,-MD,obj/.s.o.d -D__ASSEMBLY__ -Wa,--noexecstack -g -c -o obj/s.o s.S",
-     {}),
-    ("S", "gcc -S a.c -o obj/a.s -MD", {}),
-    ("S-noo", "gcc -S a.c", {}),
-    ("E", "gcc -E a.c -o obj/a.i -MD", {}),
-    ("E-stdout", "gcc -E a.c", {}),
-    ("E-stdout-md", "gcc -E a.c -MMD", {}),
-    ("M", "gcc -M a.c", {}),
-    ("MM-MF", "gcc -MM -MP a.c -MF deps/a.d", {}),
-    ("M-o", "gcc -M a.c -o obj/deps.mk", {}),
-    ("syntax-md", "gcc -fsyntax-only a.c -MD", {}),
-    ("save-temps", "gcc -c a.c -o obj/a.o -save-temps -g", {}),
-    ("save-temps-cwd", "gcc -c a.c -o obj/y.o -save-temps=cwd -g", {}),
-    ("save-temps-cxx", "g++ -c b.cpp -o obj/b.o -save-temps=obj", {}),
-    ("save-temps-S", "gcc -c s.S -o obj/s.o -save-temps -g", {}),
-    ("stack-usage", "gcc -c a.c -o obj/a.c.o -fstack-usage", {}),
-    ("aux-info", "gcc -c a.c -o obj/a.o -aux-info obj/proto.h", {}),
-    ("asm", "gcc -c t.s -o obj/t.o", {}),
-    ("asm-S-g", "gcc -c s.S -o obj/s.o -g -MD", {}),
-    ("preprocessed", "gcc -c pre.i -o obj/pre.o -g", {}),
-    ("rsp", "gcc @flags.rsp -c uses_inc.c -o obj/u.o -MMD", {}),
-    ("env-deps", "gcc -c a.c -o obj/a.o", {"env:DEPENDENCIES_OUTPUT": "obj/a.dep"}),
-    ("env-deps-target", "gcc -c a.c -o obj/a.o", {"env:DEPENDENCIES_OUTPUT": "obj/a.dep tgt"}),
-    ("env-sunpro", "gcc -c a.c -o obj/a.o", {"env:SUNPRO_DEPENDENCIES": "obj/a.dep"}),
-    ("warning", "gcc -Wall -c warn.c -o obj/w.o", {}),
-    ("pipe", "gcc -pipe -c a.c -o obj/a.o -MD", {}),
-    ("lto", "gcc -flto -ffat-lto-objects -frandom-seed=x -c a.c -o obj/a.o", {}),
-    ("prefix-map", "gcc -g -ffile-prefix-map=/nowhere=. -c a.c -o obj/a.o", {}),
-    ("x-lang", "gcc -x c -c inc/h1.h -o obj/h1.o", {}),
-    ("c-mf-noo", "gcc -c a.c -MD -MF deps/a.d", {}),
-    ("S-md-noo", "gcc -S a.c -MD", {}),
-    ("save-temps-noo", "gcc -c sub/x.c -save-temps", {}),
-    ("stack-usage-noo", "gcc -c a.c -fstack-usage", {}),
-    ("x-asm-cpp", "gcc -x assembler-with-cpp -c s.S -o obj/s2.o -MMD", {}),
-    ("include", "gcc -include a.h -c b.c -o obj/b.o -MD", {}),
-    ("MG", "gcc -MM -MG -MP badinc.c", {}),
-    ("E-dM", "gcc -E -dM a.c -o obj/macros.h", {}),
-    ("E-multi", "gcc -E a.c b.c", {}),
-    ("hash-in-name", "gcc -c a.c -o 'obj/a#b.o' -MD", {}),
-    ("dot-slash", "gcc -c ./a.c -o ./obj/a.o -MD", {}),
-    ("double-slash", "gcc -c a.c -o obj//a.o -MD", {}),
-    ("abs-out", "gcc -g -c a.c -o {root}/obj/a.o -MD", {}),
-    ("abs-src", "gcc -g -c {root}/a.c -o obj/a.o -MD", {}),
-    ("prefix-map-root", "gcc -g -fdebug-prefix-map={root}=/src -c a.c -o obj/a.o", {}),
-    ("werror-fail", "gcc -Wall -Werror -c warn.c -o obj/w.o -MMD", {"obj/w.o": "stale"}),
-    ("asm-gdwarf", "gcc -g -Wa,-gdwarf-5 -c s.S -o obj/s.o", {}),
-    ("cxx-S", "g++ -S -O2 b.cpp -o obj/b.s -MD", {}),
-    ("env-deps-E", "gcc -E a.c -o obj/a.i", {"env:DEPENDENCIES_OUTPUT": "obj/a.dep"}),
-    ("in-subdir", "gcc -c x.c -o ../obj/x.o -MD -g", {"cwd:": "sub"}),
-    # failures, with stale targets in place
-    ("fail", "gcc -c bad.c -o obj/a.o -MMD", {"obj/a.o": "stale", "obj/a.d": "stale"}),
-    ("fail-pipe", "gcc -pipe -c bad.c -o obj/a.o -MMD", {"obj/a.o": "stale", "obj/a.d": "stale"}),
-    ("fail-fatal", "gcc -c badinc.c -o obj/a.o -MMD", {"obj/a.o": "stale", "obj/a.d": "stale"}),
-    ("fail-noo", "gcc -c bad.c -MD", {"bad.o": "stale", "bad.d": "stale"}),
-    ("fail-S", "gcc -S bad.c -o obj/a.s -MD", {"obj/a.s": "stale", "obj/a.d": "stale"}),
-    ("fail-E", "gcc -E badinc.c -o obj/a.i -MD", {"obj/a.i": "stale", "obj/a.d": "stale"}),
-    ("fail-asm", "gcc -c t.s -o obj/a.o -Wa,--defsym,X=1 -DUNUSED", {}),
-    ("fail-asm-stale", "gcc -c bads.s -o obj/a.o", {"bads.s": "bogus\n", "obj/a.o": "stale"}),
-    ("fail-save-temps", "gcc -c bad.c -o obj/a.o -save-temps",
-     {"obj/a.o": "stale", "obj/a.i": "stale", "obj/a.s": "stale"}),
-    ("fail-M", "gcc -M badinc.c -MF obj/a.d", {"obj/a.d": "stale"}),
-    ("fail-M-o", "gcc -M badinc.c -o obj/a.d", {"obj/a.d": "stale"}),
-    ("fail-kernel", "gcc -Wp,-MMD,obj/.a.o.d -c bad.c -o obj/a.o", {"obj/.a.o.d": "stale"}),
-    ("missing-source", "gcc -c nonexistent.c -o obj/n.o -MD", {"obj/n.o": "stale"}),
-    # existing targets with a non-default mode
-    ("modes", "gcc -c a.c -o obj/a.o -MD -save-temps -fstack-usage",
-     {"obj/a.o": "old", "obj/a.d": "old", "obj/a.i": "old", "obj/a.s": "old", "obj/a.su": "old",
-      "mode:obj/a.o": "600", "mode:obj/a.d": "600", "mode:obj/a.i": "600",
-      "mode:obj/a.s": "600", "mode:obj/a.su": "600"}),
-    ("modes-S", "gcc -S a.c -o obj/a.s", {"obj/a.s": "old", "mode:obj/a.s": "640"}),
-    ("modes-E", "gcc -E a.c -o obj/a.i", {"obj/a.i": "old", "mode:obj/a.i": "640"}),
-]  # fmt: skip
-
-CLANG_ROWS: list[tuple[str, str, dict[str, str]]] = [
-    ("c", "clang -c a.c", {}),
-    ("c-md", "clang -g -O2 -c a.c -o obj/a.o -MD -MP", {}),
-    ("c-md-noo", "clang -c sub/x.c -MD", {}),
-    ("cmake", "clang++ -O2 -g -MD -MT obj/b.o -MF obj/b.o.d -o obj/b.o -c b.cpp", {}),
-    ("space", "clang -c 'a b.c' -o 'obj/a b.o' -MD", {}),
-    ("kernel", "clang -Wp,-MMD,obj/.b.o.d -O2 -c -o obj/b.o b.c", {}),
-    ("S", "clang -S a.c -o obj/a.s -MD", {}),
-    ("E", "clang -E a.c -o obj/a.i -MD", {}),
-    ("E-stdout-md", "clang -E a.c -MD", {}),
-    ("M", "clang -MM a.c -MF obj/a.d", {}),
-    ("stack-usage", "clang -c a.c -o obj/a.o -fstack-usage", {}),
-    ("asm", "clang -c s.S -o obj/s.o -MD", {}),
-    ("fail", "clang -c bad.c -o obj/a.o -MD", {"obj/a.o": "stale", "obj/a.d": "stale"}),
-    ("fail-fatal", "clang -c badinc.c -o obj/a.o -MD", {"obj/a.o": "stale", "obj/a.d": "stale"}),
-    ("fail-S", "clang -S bad.c -o obj/a.s", {"obj/a.s": "stale"}),
-    ("fail-kernel", "clang -Wp,-MMD,obj/.a.o.d -c bad.c -o obj/a.o", {"obj/.a.o.d": "stale"}),
-    ("mt", "clang -c a.c -o obj/a.o -MD -MT foo", {}),
-    ("E-stdout", "clang -E a.c", {}),
-    ("noo", "clang -c a.c -MD -fstack-usage", {}),
-    ("hash-in-name", "clang -c a.c -o 'obj/a#b$c.o' -MD", {}),
-    ("abs-out", "clang -g -c a.c -o {root}/obj/a.o -MD", {}),
-    ("cxx", "clang++ -std=c++17 -g -c b.cpp -o obj/b.o -MMD -MP", {}),
-    ("modes", "clang -c a.c -o obj/a.o -MD", {"obj/a.o": "old", "obj/a.d": "old",
-                                             "mode:obj/a.o": "600", "mode:obj/a.d": "600"}),
-]  # fmt: skip
-
-
-def _split_extra(extra: dict[str, str]) -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
-    files, modes, env = {}, {}, {}
-    for k, v in extra.items():
-        if k == "cwd:":
-            continue
-        if k.startswith("env:"):
-            env[k[4:]] = v
-        elif k.startswith("mode:"):
-            modes[k[5:]] = int(v, 8)
-        else:
-            files[k] = v
-    return files, modes, env
 
 
 def _fidelity(tmp_path, cmd: str, extra: dict[str, str]) -> None:
-    files, modes, env_extra = _split_extra(extra)
+    spec = RowSpec(extra)
+    files, modes, env_extra = spec.files, spec.modes, spec.env
     root = tmp_path / "w"
     root.mkdir()
     for d in ("obj", "deps", ".deps", ".libs"):
@@ -789,18 +654,17 @@ def _fidelity(tmp_path, cmd: str, extra: dict[str, str]) -> None:
     env = dict(os.environ)
     env.update(env_extra)
     env.pop("GCC_COLORS", None)
-    decision, remote, local = compare_with_local(
+    _, remote, local = compare_with_local(
         shlex.split(cmd.replace("{root}", str(root))),
         {**SOURCES, **files},
         str(root),
         env=env,
-        sub=extra.get("cwd:", ""),
+        sub=spec.cwd,
         modes=modes,
     )
     assert remote.key() == local.key(), describe_difference(remote, local)
-    for o in decision.outputs:  # no output may mention the executor's temp dir
-        data = local.tree.get(os.path.normpath(o.path))
-        assert data is None or b"spraycc-exec-" not in data[0]
+    for path, (data, _) in remote.tree.items():  # nothing may mention the executor's temp dir
+        assert b"spraycc-fidelity-" not in data, path
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
@@ -828,7 +692,7 @@ def test_clang_time_trace_does_not_leak_tmp(tmp_path) -> None:
     code, _, err = run_like_executor(d, str(root), env, check_untouched=True)
     assert code == 0, err
     data = (root / "obj" / "a.json").read_bytes()
-    assert b"traceEvents" in data and b"spraycc-exec-" not in data
+    assert b"traceEvents" in data and b"spraycc-fidelity-" not in data
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
@@ -845,3 +709,32 @@ def test_ccache_chain_matches_plain_compile(tmp_path) -> None:
     )  # fmt: skip
     assert decision.argv[0] == "gcc"
     assert remote.key() == local.key(), describe_difference(remote, local)
+
+
+@pytest.mark.parametrize(
+    ("cmd", "env", "flag"),
+    [
+        ("gcc-12 -c a.c", {"TERM": "xterm"}, "-fdiagnostics-color=always"),
+        ("cc -c a.c", {"TERM": "xterm-256color"}, ""),  # stub gcc: no version in its name
+        ("x86_64-linux-gnu-gcc-12 -c a.c -MD", {"TERM": "rxvt"}, "-fdiagnostics-color=always"),
+        ("gcc-12 -c a.c", {"TERM": "dumb"}, ""),
+        ("gcc-12 -c a.c", {}, ""),
+        ("gcc-12 -c a.c", {"TERM": "xterm", "NO_COLOR": "1"}, ""),
+        ("gcc-12 -c a.c -fdiagnostics-color=never", {"TERM": "xterm"}, ""),
+        ("gcc-12 -c a.c -fno-diagnostics-color", {"TERM": "xterm"}, ""),
+        ("gcc-12 -c a.c -fdiagnostics-format=json", {"TERM": "xterm"}, ""),
+        ("gcc-12 @flags.rsp -c a.c", {"TERM": "xterm"}, "-fdiagnostics-color=always"),
+        ("gcc-12 a.c -o a", {"TERM": "xterm"}, ""),  # local: the terminal is its own
+        ("clang -c a.c", {"TERM": "xterm-256color"}, "-fdiagnostics-color=always"),
+        ("clang -c a.c", {"TERM": "screen"}, "-fdiagnostics-color=always"),
+        ("clang -c a.c", {"TERM": "vt100"}, ""),  # no colours in terminfo: clang shows none
+        ("clang -c a.c -fcolor-diagnostics", {"TERM": "xterm"}, ""),
+        ("clang -c a.c -fno-color-diagnostics", {"TERM": "xterm"}, ""),
+        ("clang -c a.c -Xclang -fcolor-diagnostics", {"TERM": "xterm"}, ""),
+    ],
+)  # fmt: skip
+def test_colour_flag_for_a_terminal(world, cmd: str, env: dict[str, str], flag: str) -> None:
+    d = classify(shlex.split(cmd), world["proj"], _env(world, **env))
+    assert d.tty_flag == flag
+    assert flag not in d.argv  # the runner adds it, only when its stderr is a terminal
+    assert as_json_dict(d).get("added_at_a_terminal", "") == flag

@@ -17,9 +17,11 @@ FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\n"
 def children(pid: int) -> list[int]:
     """Direct children of `pid` (from /proc; we only ever look below our own server)."""
     out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        out.extend(int(x) for x in text)
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out.extend(int(x) for x in (task / "children").read_text().split())
+    except OSError:  # the process (or one of its threads) exited while we looked
+        pass
     return out
 
 

@@ -128,3 +128,13 @@ def test_body_round_trip_and_validation() -> None:
         )
     with pytest.raises(ProtocolError):
         p.Body(b"\xc1")
+
+
+def test_body_merge_flag_is_optional_and_typed() -> None:
+    plain = p.Body(p.pack_body(b"/w", [b"sh"], {}, []))
+    merged = p.Body(p.pack_body(b"/w", [b"sh"], {}, [], merge=True))
+    assert plain.merge is False and merged.merge is True
+    raw = {"cwd": b"/", "argv": [b"sh"], "env": {}, "outputs": [], "credit": 1, "chunk": 4096,
+           "timeout": 0, "merge": 1}
+    with pytest.raises(ProtocolError):
+        p.Body(msgpack.packb(raw))

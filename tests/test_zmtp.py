@@ -45,22 +45,37 @@ def ipc_dir() -> Iterator[str]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def make_router(ctx: zmq.Context, transport: str, ipc_dir: str, **options: int) -> tuple:
-    sock = ctx.socket(zmq.ROUTER)
-    sock.linger = 0
-    for name, value in options.items():
-        sock.setsockopt(getattr(zmq, name), value)
-    if transport == "tcp":
-        port = sock.bind_to_random_port("tcp://127.0.0.1")
-        return sock, f"tcp://127.0.0.1:{port}"
-    endpoint = f"ipc://{ipc_dir}/router.sock"
-    sock.bind(endpoint)
-    return sock, endpoint
+@pytest.fixture
+def make_router(ctx: zmq.Context, ipc_dir: str) -> Iterator[Callable[..., tuple]]:
+    """ROUTER factory: (socket, endpoint) bound on loopback tcp ("tcp", "tcp6") or in `ipc_dir`
+    ("ipc"); every socket is closed at teardown (not left to the garbage collector)."""
+    made: list[zmq.Socket] = []
+
+    def make(transport: str, **options: int) -> tuple:
+        sock = ctx.socket(zmq.ROUTER)
+        made.append(sock)
+        sock.linger = 0
+        for name, value in options.items():
+            sock.setsockopt(getattr(zmq, name), value)
+        if transport == "tcp":
+            port = sock.bind_to_random_port("tcp://127.0.0.1")
+            return sock, f"tcp://127.0.0.1:{port}"
+        if transport == "tcp6":
+            sock.ipv6 = True
+            port = sock.bind_to_random_port("tcp://[::1]")
+            return sock, f"tcp://[::1]:{port}"
+        endpoint = f"ipc://{ipc_dir}/router-{len(made)}.sock"
+        sock.bind(endpoint)
+        return sock, endpoint
+
+    yield make
+    for sock in made:
+        sock.close(linger=0)
 
 
 @pytest.fixture(params=["tcp", "ipc"])
-def router(request: pytest.FixtureRequest, ctx: zmq.Context, ipc_dir: str) -> tuple:
-    return make_router(ctx, request.param, ipc_dir)
+def router(request: pytest.FixtureRequest, make_router: Callable[..., tuple]) -> tuple:
+    return make_router(request.param)
 
 
 @pytest.fixture
@@ -176,10 +191,10 @@ def test_50_mb_frame_both_ways(router, dealers, send_timeout: float | None) -> N
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ipc"])
-def test_many_messages_pipelined(ctx, ipc_dir, dealers, transport: str) -> None:
+def test_many_messages_pipelined(make_router, dealers, transport: str) -> None:
     # Unlimited queues, as the real server has: with the default HWM of 1000 libzmq stops
     # reading (or, sending, drops) once 1000 messages wait for the other side.
-    router = make_router(ctx, transport, ipc_dir, RCVHWM=0, SNDHWM=0)
+    router = make_router(transport, RCVHWM=0, SNDHWM=0)
     sock, dealer = connect_pair(router, dealers)
     count = 3000
     for i in range(count):
@@ -277,32 +292,27 @@ def test_silent_server_times_out() -> None:
         assert 0.25 <= time.monotonic() - start < 2.0
 
 
-def test_hostname_endpoint(ctx, ipc_dir, dealers) -> None:
+def test_hostname_endpoint(make_router, dealers) -> None:
     # "localhost" may resolve to ::1 first, where nothing listens: the next address is tried.
-    sock, endpoint = make_router(ctx, "tcp", ipc_dir)
+    sock, endpoint = make_router("tcp")
     dealer = dealers(endpoint.replace("127.0.0.1", "localhost"), identity=b"h")
     dealer.send([b"x"])
     assert router_recv(sock) == [b"h", b"x"]
 
 
-def test_ipv6_endpoint(ctx, dealers) -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6")
-    sock = ctx.socket(zmq.ROUTER)
-    sock.linger = 0
-    sock.ipv6 = True
+def test_ipv6_endpoint(make_router, dealers) -> None:
     try:
-        port = sock.bind_to_random_port("tcp://[::1]")
+        sock, endpoint = make_router("tcp6")
     except zmq.ZMQError as exc:
         pytest.skip(f"no IPv6 loopback: {exc}")
-    dealer = dealers(f"tcp://[::1]:{port}", identity=b"six")
+    dealer = dealers(endpoint, identity=b"six")
     dealer.send([b"x"])
     assert router_recv(sock) == [b"six", b"x"]
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ipc"])
-def test_router_mandatory_sends_by_identity(ctx, ipc_dir, dealers, transport: str) -> None:
-    sock, endpoint = make_router(ctx, transport, ipc_dir, ROUTER_MANDATORY=1)
+def test_router_mandatory_sends_by_identity(make_router, dealers, transport: str) -> None:
+    sock, endpoint = make_router(transport, ROUTER_MANDATORY=1)
     sock, dealer = connect_pair((sock, endpoint), dealers, identity=b"runner-42")
     sock.send_multipart([b"runner-42", b"for you"])
     assert dealer_recv(dealer) == [b"for you"]
@@ -314,8 +324,8 @@ HEARTBEAT = {"HEARTBEAT_IVL": 100, "HEARTBEAT_TIMEOUT": 300}
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ipc"])
-def test_heartbeats_are_answered(ctx, ipc_dir, dealers, transport: str) -> None:
-    router = make_router(ctx, transport, ipc_dir, ROUTER_MANDATORY=1, **HEARTBEAT)
+def test_heartbeats_are_answered(make_router, dealers, transport: str) -> None:
+    router = make_router(transport, ROUTER_MANDATORY=1, **HEARTBEAT)
     sock, dealer = connect_pair(router, dealers)
     # One second is the duration under test (over 3x the heartbeat timeout), not a wait for
     # some event: the Dealer answers the ROUTER's PINGs while it sits in recv.
@@ -325,7 +335,7 @@ def test_heartbeats_are_answered(ctx, ipc_dir, dealers, transport: str) -> None:
     assert dealer_recv(dealer) == [b"still connected"]
 
 
-def test_unanswered_heartbeats_drop_the_connection(ctx, ipc_dir, dealers, monkeypatch) -> None:
+def test_unanswered_heartbeats_drop_the_connection(make_router, dealers, monkeypatch) -> None:
     """The control for the test above: without PONGs libzmq drops us within the second."""
     real = Dealer._on_command
 
@@ -334,7 +344,7 @@ def test_unanswered_heartbeats_drop_the_connection(ctx, ipc_dir, dealers, monkey
             real(self, name, data)
 
     monkeypatch.setattr(Dealer, "_on_command", deaf)
-    router = make_router(ctx, "tcp", ipc_dir, ROUTER_MANDATORY=1, **HEARTBEAT)
+    router = make_router("tcp", ROUTER_MANDATORY=1, **HEARTBEAT)
     _, dealer = connect_pair(router, dealers)
     with pytest.raises(ZmtpClosed):
         dealer.recv(WAIT)

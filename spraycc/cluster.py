@@ -446,10 +446,7 @@ class Supply:
                 if proc is None:
                     continue
                 # A submit command still running: let it print the job id we must cancel.
-                try:
-                    proc.wait(max(0.0, deadline - self.clock()))
-                except subprocess.TimeoutExpired:
-                    self._terminate(proc)
+                self._reap(proc, deadline)
                 launch.proc = None
                 if proc.returncode == 0:
                     self._note_job_id(pool, launch, _tail(launch.logfile))
@@ -459,20 +456,21 @@ class Supply:
                             "exit by themselves when they find no server", unknown, pool.name)
             self._withdraw(pool, waiting, wait=True)
         for proc in self.cancels:
-            try:
-                proc.wait(max(0.0, deadline - self.clock()))
-            except subprocess.TimeoutExpired:
-                self._terminate(proc)
+            self._reap(proc, deadline)
         self.cancels = []
         deadline = self.clock() + grace
         for launch in self.launches():
             proc = launch.proc
             if proc is None:
                 continue
-            try:
-                proc.wait(max(0.0, deadline - self.clock()))
-            except subprocess.TimeoutExpired:
-                self._terminate(proc)
+            self._reap(proc, deadline)
+
+    def _reap(self, proc: Proc, deadline: float) -> None:
+        """Wait for a process we started until `deadline`, then end it."""
+        try:
+            proc.wait(max(0.0, deadline - self.clock()))
+        except subprocess.TimeoutExpired:
+            self._terminate(proc)
 
     def _signal(self, proc: Proc, signum: int) -> None:
         """Signal the process group of a process we started (in its own session), by PID."""

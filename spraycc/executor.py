@@ -95,6 +95,7 @@ class Executor:
         self.exit_reason = ""
         self.exit_code = 0
         self.linger_ms = 0  # at close: 0 drops unsent messages; a goodbye gets time to leave
+        self.terminated = 0  # the signal that asked us to leave, if any
 
     # --------------------------------------------------------------------------- main loop
 
@@ -104,10 +105,16 @@ class Executor:
         try:
             while not self.exit_reason:
                 self.poll_once()
+                if self.terminated and not self.exit_reason:
+                    self.exit_code = 128 + self.terminated
+                    self.leave(f"terminated by {signal.Signals(self.terminated).name}")
         finally:
             self.shutdown()
         log.info("executor %s exits: %s", self.launch, self.exit_reason)
         return self.exit_code
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        self.terminated = signum  # acted on by the loop, within one poll timeout
 
     def poll_once(self) -> None:
         poller = zmq.Poller()
@@ -411,5 +418,10 @@ def main(callme: str, code: str, *, launch: str = "", tmpdir: str = "",
             raise SprayError("--serverkey must be the server's 40-character public key "
                              "(the server's start command passes it)")
         keypair = keys.load()
-    return Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
-                    serverkey=serverkey.encode() if keypair else b"", keypair=keypair).run()
+    executor = Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
+                        serverkey=serverkey.encode() if keypair else b"", keypair=keypair)
+    # A scheduler ending the job (scancel, bkill, qdel, wall time) sends SIGTERM first: say
+    # goodbye so the server re-queues our task at once, not after the heartbeat expiry.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, executor.on_signal)
+    return executor.run()

@@ -106,7 +106,9 @@ class Connection:
             self.sock.disable_monitor()
             self.monitor.close(0)
         self.sock.close(0)
-        self.ctx.term()
+        # destroy, not term: term() blocks while any socket of the context is open, and a
+        # status view must end the moment its server has gone.
+        self.ctx.destroy(linger=0)
 
     def __enter__(self) -> Connection:
         return self

@@ -229,3 +229,26 @@ def test_runner_interrupted_cancels_its_task(workspace: Path, env: dict[str, str
             )
 
         wait_for(lambda: not sleeper_alive(), 5, "the remote command to be killed")
+
+
+@pytest.mark.timeout(60)
+def test_executor_terminated_by_its_scheduler_hands_its_task_back(
+        workspace: Path, env: dict[str, str]) -> None:
+    """SIGTERM (scancel, bkill, wall time) makes an executor say goodbye: the server re-runs
+    its task elsewhere at once instead of waiting for the heartbeat expiry."""
+    first = workspace / "first"
+    script = f"if [ -e {first} ]; then echo second run; exit 0; fi; touch {first}; exec sleep 60"
+    with running_server(workspace, env, config=FAST + "local_count = 2\n") as srv:
+        runner = subprocess.Popen([SPRAYCC, "run", "--remote", "sh", "-c", script],
+                                  cwd=workspace, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        wait_for(first.exists, 30, "the first attempt to start")
+
+        def busy() -> int | None:
+            return next((pid for pid in executor_pids(srv.proc.pid) if children(pid)), None)
+
+        os.kill(int(wait_for(busy, 10, "the busy executor")), signal.SIGTERM)  # type: ignore[arg-type]
+        out, err = runner.communicate(timeout=30)
+        assert runner.returncode == 0, err.decode()
+        assert out == b"second run\n"
+    assert "terminated by SIGTERM" in srv.collect()

@@ -436,6 +436,8 @@ class Relay:
                     self.sel.register(upstream, selectors.EVENT_READ)
                     continue
                 assert isinstance(sock, socket.socket)
+                if sock.fileno() < 0:  # closed earlier in this batch with its partner
+                    continue
                 try:
                     data = sock.recv(1 << 20)
                 except OSError:
@@ -452,7 +454,7 @@ class Relay:
 
     def drop(self, sock: socket.socket) -> None:
         for s in (sock, self.peers.pop(sock, None)):
-            if s is not None:
+            if s is not None and s.fileno() >= 0:
                 self.peers.pop(s, None)
                 self.sel.unregister(s)
                 s.close()
@@ -496,7 +498,7 @@ def test_source_bytes_never_cross_the_wire_in_clear(workspace: Path, env: dict[s
             # 1. a runner on the server's host (ipc) and an executor behind the relay.
             r = run([SPRAYCC, "run", "-v", "gcc", "-c", "tag.c", "-o", "tag.o"], workspace, env)
             assert r.returncode == 0, r.stderr.decode()
-            assert "ran on" in r.stderr.decode() and warn in r.stderr.decode()
+            assert "ran on" in r.stderr.decode() and warn in r.stderr.decode(), r.stderr.decode()
             # 2. a runner on "another host": CURVE through the relay too, secret env included.
             far = fake_server_file(workspace / "far", info, host="elsewhere.invalid", ipc="",
                                    tcp=f"tcp://127.0.0.1:{relay.port}")
@@ -504,7 +506,7 @@ def test_source_bytes_never_cross_the_wire_in_clear(workspace: Path, env: dict[s
             r = run([SPRAYCC, "run", "-v", "gcc", "-c", "tag.c", "-o", "tag.o"], far,
                     dict(env, SPRAYCC_SECRET=envtag))
             assert r.returncode == 0, r.stderr.decode()
-            assert "ran on" in r.stderr.decode() and warn in r.stderr.decode()
+            assert "ran on" in r.stderr.decode() and warn in r.stderr.decode(), r.stderr.decode()
     finally:
         relay.close()
     recording = bytes(relay.recorded)

@@ -69,13 +69,20 @@ __all__ = [
 TMP = "\x00"
 """Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
 
+# on_missing of a gcc object: removed after a failed step only if the assembler ran and
+# failed, as the gcc driver does (it deletes its -o target once `as` has started).
+AS_FAILED = "as-failed"
+# What `as` (binutils) prints before its errors; the runner looks for it in the step's stderr.
+ASSEMBLER_MESSAGES = b"Assembler messages:"
+
 
 class Output:
     """One file the step writes.
 
     path: where a local run writes it (relative to cwd, or absolute).
     collect: where the remote run leaves it, relative to the executor's temp dir.
-    on_missing: what the runner does when the remote run did not produce it: "delete" (a local
+    on_missing: what the runner does when the remote run did not produce it: AS_FAILED (delete
+    it only if the step failed in the assembler, see primary_on_missing), "delete" (a local
     run would have removed an existing target) or "keep" (leave an existing target alone).
     keep_mode: a local run rewrites an existing target in place (fopen "w": .d, .s, .i, .su),
     so it keeps its mode; otherwise the file is created afresh (0666 & ~umask).
@@ -531,9 +538,9 @@ class _Plan:
         Experiments with a stale target and a failing compile (gcc 12.2):
         - -c without -pipe: cc1 fails before `as` runs and the stale object stays. When `as`
           runs and fails (.s input, bad inline asm) or with -pipe (cc1 and as start together;
-          ignored with -save-temps) the driver deletes the target. A remote run cannot tell
-          which stage failed, so a C file with bad inline asm keeps a stale object that a
-          local run would delete: harmless, the object is older than what triggered the build.
+          ignored with -save-temps) the driver deletes the target. For a C/C++ source the
+          remote run tells the two apart by what `as` prints ("Assembler messages:"):
+          AS_FAILED makes the runner delete the target only then.
         - -S, -E -o, -M -o: deleted (the specs mark -o with %W, delete on failure).
         - clang deletes its -o target on any failure.
         """
@@ -542,7 +549,7 @@ class _Plan:
             return "delete"
         if lang == flags.ASM or (cmd.pipe and cmd.save_temps is None):
             return "delete"
-        return "keep"
+        return AS_FAILED
 
     def explicit_output(self, at: tuple[int, str], flag: str, on_missing: str, keep: bool) -> None:
         """A file named by its own flag (-MF x, -MFx, -aux-info x): its own TMP subdir."""

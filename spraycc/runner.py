@@ -324,8 +324,11 @@ class RemoteStep:
         self.held_bytes = 0
         self.relayed = False  # some output already reached our stdout/stderr
         self.unacked = 0
+        self.assembler_failed = False  # `as` spoke on stderr (see classify.AS_FAILED)
 
     def on_output(self, stream: int, data: bytes) -> None:
+        if stream == 2 and classify.ASSEMBLER_MESSAGES in data:
+            self.assembler_failed = True
         if self.stream or self.held_bytes + len(data) > BUFFER_LIMIT:
             self.flush_output()
             self.relayed = self.relayed or bool(data)
@@ -367,10 +370,11 @@ class RemoteStep:
         self.files.clear()
         self.held.clear()
         self.held_bytes = 0
+        self.assembler_failed = False
 
-    def commit(self) -> None:
+    def commit(self, failed: bool = False) -> None:
         """Move every complete output into place; outputs the step did not produce are
-        removed where a local run would have removed them."""
+        removed where a local run would have removed them (`failed`: the step failed)."""
         umask = os.umask(0o022)
         os.umask(umask)
         primary = self.files.get(0)
@@ -381,7 +385,9 @@ class RemoteStep:
             else:
                 if incoming is not None:
                     incoming.discard()
-                if out.on_missing == "delete":
+                if out.on_missing == "delete" or (
+                        out.on_missing == classify.AS_FAILED and failed
+                        and self.assembler_failed):
                     try:
                         os.unlink(out.path)
                     except FileNotFoundError:
@@ -509,7 +515,7 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
             incoming = step.files.get(index)
             if (incoming is None or not incoming.complete) and out.on_missing == "keep":
                 say(f"{out.path} did not come back (left as it was)")
-    step.commit()
+    step.commit(failed=msg.status != 0)
     step.flush_output()
     if verbose:
         say(f"ran on {msg.host} in {msg.elapsed:.3f} s, status {msg.status}")

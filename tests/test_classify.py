@@ -141,12 +141,12 @@ KERNEL_C = (
 
 ROWS = [
     # --- plain make, implicit rules, -MMD -MP ---------------------------------------------
-    R("cc -c a.c", out="a.o=0/a.o", argv="cc -c a.c -o <tmp>/0/a.o", missing="keep"),
+    R("cc -c a.c", out="a.o=0/a.o", argv="cc -c a.c -o <tmp>/0/a.o", missing="as-failed"),
     R("cc -O2 -c -o main.o main.c", out="main.o=0/main.o"),
     R("cc -O2 -Wall -MMD -MP -c -o main.o main.c", out="main.o=0/main.o,main.d=0/main.d",
       argv="cc -O2 -Wall -MMD -MP -c -o <tmp>/0/main.o main.c -MQ main.o"),
     R("gcc -c a.c -o obj/a.o -MMD", out="obj/a.o=0/a.o,obj/a.d=0/a.d",
-      argv="gcc -c a.c -o <tmp>/0/a.o -MMD -MQ obj/a.o", missing="keep,keep"),
+      argv="gcc -c a.c -o <tmp>/0/a.o -MMD -MQ obj/a.o", missing="as-failed,keep"),
     R("gcc -c a.c -MD", out="a.o=0/a.o,a.d=0/a.d", argv="gcc -c a.c -MD -o <tmp>/0/a.o -MQ a.o"),
     R("gcc -c src/x.c -MD", out="x.o=0/x.o,x.d=0/x.d", inputs="src/x.c",
       argv="gcc -c src/x.c -MD -o <tmp>/0/x.o -MQ x.o"),
@@ -357,7 +357,7 @@ ROWS = [
     R("gcc -c t.s -o obj/t.o -save-temps", out="obj/t.o=0/t.o"),
     R("gcc -S a.c -o obj/z.s -save-temps=cwd", out="obj/z.s=0/z.s,z.i=0/z.i"),
     R("gcc -c a.c -o obj/a.o -save-temps -pipe", out="obj/a.o=0/a.o,obj/a.i=0/a.i,obj/a.s=0/a.s",
-      missing="keep,keep,keep"),
+      missing="as-failed,keep,keep"),
     R("gcc -c a.c -save-temps=foo", local="unknown flag"),
     R("gcc -c a.c -o obj/a.c.o -fstack-usage", out="obj/a.c.o=0/a.c.o,obj/a.c.su=0/a.c.su"),
     R("gcc -c a.c -fstack-usage", out="a.o=0/a.o,a.su=0/a.su"),
@@ -455,7 +455,7 @@ ROWS = [
     R("gcc -c a.i -o a.o -MD", out="a.o=0/a.o", argv="gcc -c a.i -o <tmp>/0/a.o -MD"),
     R("g++ -c a.ii -o a.o -save-temps", out="a.o=0/a.o,a.s=0/a.s"),
     R("gcc -c t.s -o t.o", out="t.o=0/t.o", missing="delete"),
-    R("gcc -c s.S -o s.o -MD", out="s.o=0/s.o,s.d=0/s.d", missing="keep,keep"),
+    R("gcc -c s.S -o s.o -MD", out="s.o=0/s.o,s.d=0/s.d", missing="as-failed,keep"),
     R("gcc -c s.sx -o s.o", out="s.o=0/s.o"),
     R("gcc -c t.s -o t.o -MD", out="t.o=0/t.o", argv="gcc -c t.s -o <tmp>/0/t.o -MD"),
     R("gcc -E h.h -o h.i", out="h.i=0/h.i"),
@@ -492,7 +492,7 @@ def test_table(world, row: R) -> None:
     assert [(o.path, o.collect) for o in d.outputs] == expected
     assert d.dependency_task is row.dep
     for o in d.outputs:
-        assert o.on_missing in ("keep", "delete")
+        assert o.on_missing in ("keep", "delete", "as-failed")
         assert TMP not in o.path and not o.collect.startswith("/")
     if row.missing is not None:
         assert [o.on_missing for o in d.outputs] == row.missing.split(",")

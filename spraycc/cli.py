@@ -134,6 +134,7 @@ def run(ctx: typer.Context) -> None:
 def explain(ctx: typer.Context) -> None:
     """Print, as JSON, where spraycc would run CMD, why, and its inputs and outputs."""
     from spraycc import classify, runner
+    from spraycc.placement import place
 
     try:
         opts, argv = runner.parse(list(ctx.args))
@@ -148,7 +149,7 @@ def explain(ctx: typer.Context) -> None:
         rule_list, rules_from = explain_rules(cwd)
     except SprayError as exc:
         raise fail(exc, 2) from None
-    placement = runner.place(argv, opts, cwd, rule_list)
+    placement = place(argv, opts, cwd, rule_list)
     out = classify.as_json_dict(placement.decision)
     # The placement's own facts, beside the classifier's (as_json_dict is the classifier's).
     out["rule"] = placement.rule.as_dict() if placement.rule else None

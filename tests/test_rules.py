@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spraycc import classify, config, rules, runner
+from spraycc import classify, config, placement, rules, runner
 from spraycc.errors import ConfigError
 
 
@@ -163,7 +163,7 @@ def test_parse_timeout_and_outputs() -> None:
 def test_forced_remote_rewrites_named_outputs(tmp_path: Path) -> None:
     (tmp_path / "gen").mkdir()
     argv = ["python3", "gen.py", "./gen/v.h", "--script=gen/run.sh", "-Dgen/v.h"]
-    d = runner.forced_remote(argv, ["gen/v.h", "gen/run.sh"], str(tmp_path))
+    d = placement.forced_remote(argv, ["gen/v.h", "gen/run.sh"], str(tmp_path))
     tmp = classify.TMP
     assert d.remote and d.argv == ["python3", "gen.py", f"{tmp}/out/v.h",
                                    f"--script={tmp}/out/run.sh", "-Dgen/v.h"]
@@ -171,13 +171,13 @@ def test_forced_remote_rewrites_named_outputs(tmp_path: Path) -> None:
         ("gen/v.h", "out/v.h", "keep"), ("gen/run.sh", "out/run.sh", "keep")]
     assert d.env == {"SPRAYCC_OUTPUT_DIR": f"{tmp}/out"}
     # Not named in argv: still remote; the command may write $SPRAYCC_OUTPUT_DIR/fixed.h.
-    fixed = runner.forced_remote(["./gen.sh"], ["fixed.h"], str(tmp_path))
+    fixed = placement.forced_remote(["./gen.sh"], ["fixed.h"], str(tmp_path))
     assert fixed.remote and fixed.argv == ["./gen.sh"] and fixed.outputs[0].collect == "out/fixed.h"
     # No declared outputs: no variable, writes land on the shared filesystem.
-    assert runner.forced_remote(["./t"], [], str(tmp_path)).env == {}
-    same = runner.forced_remote(["g", "a/x.h"], ["x.h", "gen/x.h"], str(tmp_path))
+    assert placement.forced_remote(["./t"], [], str(tmp_path)).env == {}
+    same = placement.forced_remote(["g", "a/x.h"], ["x.h", "gen/x.h"], str(tmp_path))
     assert not same.remote and "same file name" in same.reason
-    nodir = runner.forced_remote(["g"], ["missing/x.h"], str(tmp_path))
+    nodir = placement.forced_remote(["g"], ["missing/x.h"], str(tmp_path))
     assert not nodir.remote and "missing or not writable" in nodir.reason
 
 
@@ -192,19 +192,19 @@ def test_place_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
                    {"where": "remote", "match": "*run_*.sh*"},
                    {"where": "remote", "match": "gcc *"})
     none = runner.Options()
-    compile_big = runner.place(["gcc", "-c", "big.c"], none, cwd, found)
+    compile_big = placement.place(["gcc", "-c", "big.c"], none, cwd, found)
     assert not compile_big.decision.remote and compile_big.rule is found[0]
     assert compile_big.decision.reason == 'rule 0 (match "gcc * big.c*") says local'
-    compile_a = runner.place(["gcc", "-c", "a.c"], none, cwd, found)
+    compile_a = placement.place(["gcc", "-c", "a.c"], none, cwd, found)
     assert compile_a.decision.remote and not compile_a.forced  # the classifier's own plan
     assert compile_a.decision.outputs[0].path == "a.o" and compile_a.rule is found[2]
-    link = runner.place(["gcc", "a.o", "-o", "a"], none, cwd, found)
+    link = placement.place(["gcc", "a.o", "-o", "a"], none, cwd, found)
     assert link.decision.remote and link.forced and link.rule is found[2]
-    test = runner.place(["./run_x.sh", "1"], none, cwd, found)
+    test = placement.place(["./run_x.sh", "1"], none, cwd, found)
     assert test.decision.remote and test.forced and test.decision.outputs == []
-    assert runner.place(["./run_x.sh"], none, cwd, []).decision.remote is False
-    assert not runner.place(["./run_x.sh"], _opts("--local"), cwd, found).decision.remote
-    forced = runner.place(["./other"], _opts("--remote"), cwd, found)
+    assert placement.place(["./run_x.sh"], none, cwd, []).decision.remote is False
+    assert not placement.place(["./run_x.sh"], _opts("--local"), cwd, found).decision.remote
+    forced = placement.place(["./other"], _opts("--remote"), cwd, found)
     assert forced.decision.remote and forced.forced and forced.rule is None
 
 
@@ -214,7 +214,7 @@ def test_place_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
      ("closed", "")],
 )
 def test_stdin_reason(tmp_path: Path, stdin: str, want: str) -> None:
-    code = "import sys; from spraycc import runner; sys.stdout.write(runner.stdin_reason())"
+    code = "import sys; from spraycc import placement; sys.stdout.write(placement.stdin_reason())"
     if stdin == "closed":
         code = "import os; os.close(0); " + code
     data = tmp_path / "input"
@@ -234,11 +234,11 @@ def test_stdin_reason(tmp_path: Path, stdin: str, want: str) -> None:
 
 def test_stdin_keeps_rule_remote_step_local(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "stdin_reason", lambda: "stdin is a pipe and ...")
+    monkeypatch.setattr(placement, "stdin_reason", lambda: "stdin is a pipe and ...")
     found = _rules({"where": "remote", "match": "./t*"})
     cwd = str(tmp_path)
-    by_rule = runner.place(["./t1"], runner.Options(), cwd, found, check_stdin=True)
+    by_rule = placement.place(["./t1"], runner.Options(), cwd, found, check_stdin=True)
     assert not by_rule.decision.remote and "stdin is a pipe" in by_rule.decision.reason
-    forced = runner.place(["./t1"], _opts("--remote"), cwd, found, check_stdin=True)
+    forced = placement.place(["./t1"], _opts("--remote"), cwd, found, check_stdin=True)
     assert forced.decision.remote
     assert os.path.basename(by_rule.decision.argv[0]) == "t1"

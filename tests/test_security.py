@@ -36,7 +36,7 @@ from spraycc.curvelink import CurveDealer
 from spraycc.errors import Refused
 from spraycc.executor import Executor
 from spraycc.minipack import packb
-from spraycc.runner import OUTPUT_DIR_VAR
+from spraycc.placement import OUTPUT_DIR_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 0\n"

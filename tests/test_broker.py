@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from helpers import Net
 
 from spraycc import protocol as p
 from spraycc.broker import Broker
-from spraycc.errors import PeerGone
 
 CODE = "c0de"
-
-
-class Net:
-    """Records what the broker sends; peers in `gone` raise PeerGone like ROUTER_MANDATORY."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, list]] = []
-        self.gone: set[bytes] = set()
-        self.now = 100.0
-
-    def send(self, peer: bytes, frames) -> None:
-        if peer in self.gone:
-            raise PeerGone(peer)
-        self.sent.append((peer, list(frames)))
-
-    def clock(self) -> float:
-        return self.now
-
-    def to(self, peer: bytes) -> list[p.Message]:
-        """Messages sent to `peer`, heartbeats left out."""
-        return [p.decode(f[0]) for f in self.frames_to(peer)]
-
-    def frames_to(self, peer: bytes) -> list[list]:
-        beat = p.encode(p.Heartbeat())
-        return [f for who, f in self.sent if who == peer and f[0] != beat]
 
 
 @pytest.fixture

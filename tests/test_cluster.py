@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from helpers import SPRAYCC, ServerProc, run, running_server, wait_for
+from helpers import SPRAYCC, ServerProc, executor_pids, run, running_server, wait_for
 
 from spraycc import protocol as p
 from spraycc.cluster import Pool, Supply
@@ -469,31 +469,6 @@ def test_task_after_the_wall_time_is_handed_back(tmp_path) -> None:
 
 
 FAST = "status_interval = 1\nidle_shutdown_after = 60\n"
-
-
-def executor_pids(server_pid: int) -> list[int]:
-    """Executors below our server (from /proc; we look only below the server we started)."""
-    found, todo = [], [server_pid]
-    while todo:
-        pid = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            todo.extend(kids)
-            for kid in kids:
-                try:
-                    cmd = Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                if b"exec" in cmd and any(a.startswith(b"--callme=") for a in cmd):
-                    found.append(kid)
-    return found
 
 
 def gone(pid: int) -> bool:

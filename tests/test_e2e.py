@@ -9,41 +9,19 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_demo
-from helpers import SPRAYCC, ServerProc, run, running_server, snapshot, wait_for
+from helpers import (
+    SPRAYCC,
+    ServerProc,
+    children,
+    descendants,
+    executor_pids,
+    run,
+    running_server,
+    snapshot,
+    wait_for,
+)
 
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\n"
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of `pid` (from /proc; we only ever look below our own server)."""
-    out: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            out.extend(int(x) for x in (task / "children").read_text().split())
-    except OSError:  # the process (or one of its threads) exited while we looked
-        pass
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        for child in children(todo.pop()):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def executor_pids(server_pid: int) -> list[int]:
-    pids = []
-    for pid in descendants(server_pid):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"exec" in cmd and any(a.startswith(b"--callme=") for a in cmd):
-            pids.append(pid)
-    return pids
 
 
 def object_files(build: Path) -> dict[str, tuple[bytes, int]]:

@@ -18,33 +18,17 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_demo
-from helpers import SPRAYCC, ServerProc, run, running_server, snapshot, wait_for
+from helpers import SPRAYCC, Net, ServerProc, run, running_server, snapshot, wait_for
 
 from spraycc import protocol as p
 from spraycc import status as st
 from spraycc.broker import Broker, Hooks
-from spraycc.errors import PeerGone
 
 CODE = "c0de"
 CONFIG = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\nlocal_count = 2\n"
 
 
 # ----------------------------------------------------------------------------- unit: broker
-
-class Net:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, list]] = []
-        self.gone: set[bytes] = set()
-        self.now = 100.0
-
-    def send(self, peer: bytes, frames) -> None:
-        if peer in self.gone:
-            raise PeerGone(peer)
-        self.sent.append((peer, list(frames)))
-
-    def clock(self) -> float:
-        return self.now
-
 
 def in_buckets(s: dict) -> int:
     return s["done"] + s["failed"] + s["running"] + s["queued"] + s["cancelled"] + s["fallback"]

@@ -120,6 +120,16 @@ class ServerProc:
             if self.proc.stdout:
                 self.proc.stdout.close()
 
+    def kill(self) -> str:
+        """SIGKILL the server if it still runs (no goodbye), reap it, close its pipes and
+        return what it wrote to stderr."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.collect()
+
     @property
     def server_file(self) -> Path:
         return self.workspace / ".spraycc_server"

@@ -502,13 +502,7 @@ def test_executor_exits_when_the_server_is_killed(workspace: Path, env, tmp_path
         for pid in executors:
             if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-        srv.proc.wait()
-        srv.collect()
-        for pipe in (srv.proc.stdout, srv.proc.stderr):
-            if pipe:
-                pipe.close()
+        srv.kill()
 
 
 @pytest.mark.timeout(60)

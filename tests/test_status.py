@@ -237,10 +237,12 @@ def wait_for_work_in_flight(ws: Path, env: dict[str, str]) -> dict:
     return wait_for(busy, 120, "tasks running and queued")  # type: ignore[return-value]
 
 
-@pytest.mark.timeout(300)
-def test_stop_drains_a_build_in_flight(
-    tmp_path: Path, env: dict[str, str], local_build: dict
-) -> None:
+def stop_during_build(tmp_path: Path, env: dict[str, str], stop_args: list[str],
+                      exit_timeout: float) -> tuple[Path, subprocess.CompletedProcess[bytes],
+                                                    str, str]:
+    """Start a server and a demo build, run `spraycc stop STOP_ARGS` while tasks are running
+    and queued, check the server exits at once; return (workspace, the stop command's result,
+    the build's stderr, the server's log)."""
     ws = copy_demo(tmp_path / "demo")
     (ws / ".spraycc").write_text(CONFIG)
     srv = ServerProc(ws, env, [])
@@ -249,17 +251,24 @@ def test_stop_drains_a_build_in_flight(
         srv.read_until("server: ")
         build = start_build(ws, env)
         wait_for_work_in_flight(ws, env)
-        stop = run([SPRAYCC, "stop"], ws, env, timeout=120)
+        stop = run([SPRAYCC, "stop", *stop_args], ws, env, timeout=120)
         assert stop.returncode == 0, stop.stderr.decode()
-        assert srv.proc.wait(timeout=60) == 0  # `stop` waited for it: it has exited
-        assert not srv.server_file.exists()
+        assert srv.proc.wait(timeout=exit_timeout) == 0
         err = finish(build)
     finally:
         if build is not None and build.poll() is None:
             build.kill()
             build.communicate()
         srv.stop()
-    log = srv.collect()
+    return ws, stop, err, srv.collect()
+
+
+@pytest.mark.timeout(300)
+def test_stop_drains_a_build_in_flight(
+    tmp_path: Path, env: dict[str, str], local_build: dict
+) -> None:
+    ws, stop, err, log = stop_during_build(tmp_path, env, [], 60)
+    assert not (ws / ".spraycc_server").exists()  # `stop` waited for the server's exit
     said = stop.stderr.decode()
     busy = int(re.search(r"after its (\d+) queued and running tasks", said).group(1))
     assert busy >= 2 and "the server has exited" in said
@@ -276,24 +285,7 @@ def test_stop_drains_a_build_in_flight(
 def test_stop_now_hands_work_back_and_the_build_still_succeeds(
     tmp_path: Path, env: dict[str, str], local_build: dict
 ) -> None:
-    ws = copy_demo(tmp_path / "demo")
-    (ws / ".spraycc").write_text(CONFIG)
-    srv = ServerProc(ws, env, [])
-    build = None
-    try:
-        srv.read_until("server: ")
-        build = start_build(ws, env)
-        wait_for_work_in_flight(ws, env)
-        stop = run([SPRAYCC, "stop", "--now"], ws, env, timeout=60)
-        assert stop.returncode == 0, stop.stderr.decode()
-        assert srv.proc.wait(timeout=30) == 0
-        err = finish(build)
-    finally:
-        if build is not None and build.poll() is None:
-            build.kill()
-            build.communicate()
-        srv.stop()
-    log = srv.collect()
+    ws, _stop, err, log = stop_during_build(tmp_path, env, ["--now"], 30)
     assert "stop requested (now)" in log
     handed = int(re.search(r"(\d+) handed back to run locally", log).group(1))
     assert handed >= 2  # at least the queued ones went back to their runners

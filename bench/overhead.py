@@ -9,8 +9,12 @@ machine load hits every series alike:
   * the same through `spraycc run` (server, executor, file returned and renamed),
   * `python -I -c pass` (the interpreter's floor).
 The overhead per task is median(spraycc run) - median(gcc). It also samples the runner's
-memory while it waits on a remote step: max RSS (wait4), private memory (USS, from
-/proc/PID/smaps_rollup: Private_Clean + Private_Dirty) and its thread count.
+memory while it waits on a remote step: its peak RSS since exec (VmHWM in /proc/PID/status),
+private memory (USS, from /proc/PID/smaps_rollup: Private_Clean + Private_Dirty) and its
+thread count. Not wait4's ru_maxrss: Linux carries the high-water mark of the address space a
+process had *before* exec into it, and a forked or posix_spawn()ed child starts in its
+parent's, so ru_maxrss would report this benchmark's own ~14 MB (a /bin/true spawned by a
+process holding 100 MB reports 110 MB), not the runner's.
 Targets (issue 3, idle machine): overhead <= 15 ms, RSS <= 12 MB, USS <= 4 MB, 1 thread.
 """
 
@@ -31,16 +35,16 @@ BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and max RSS (KB) of one run, spawned the same way for every series."""
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds of one run, spawned the same way for every series."""
     start = time.perf_counter()
     pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
-    _, status, usage = os.wait4(pid, 0)
+    _, status = os.waitpid(pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed in {cwd}")
-    return elapsed, usage.ru_maxrss
+    return elapsed
 
 
 def start_server(ws: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -60,13 +64,13 @@ def start_server(ws: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def runner_memory(ws: Path, env: dict[str, str]) -> tuple[int, int, int]:
-    """(max RSS KB, max USS KB, threads) of a runner waiting for a remote step."""
+    """(peak RSS KB, max USS KB, threads) of a runner waiting for a remote step."""
     marker = ws / "go"
     marker.unlink(missing_ok=True)
     argv = [SPRAYCC, "run", "--remote", "sh", "-c",
             f"touch {marker}; while [ -e {marker} ]; do sleep 0.01; done"]
     proc = subprocess.Popen(argv, cwd=ws, env=env)
-    uss = threads = 0
+    uss = threads = peak = 0
     deadline = time.monotonic() + 20
     while not marker.exists():  # the step runs: the runner is now waiting
         if time.monotonic() > deadline:
@@ -79,10 +83,12 @@ def runner_memory(ws: Path, env: dict[str, str]) -> tuple[int, int, int]:
         uss = max(uss, private)
         status = Path(f"/proc/{proc.pid}/status").read_text()
         threads = max(threads, int(status.split("Threads:")[1].split()[0]))
+        peak = max(peak, int(status.split("VmHWM:")[1].split()[0]))
         time.sleep(0.005)
     marker.unlink()
-    _, _wstatus, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss, uss, threads
+    if proc.wait(20) != 0:
+        raise SystemExit("bench: the waiting runner failed")
+    return peak, uss, threads
 
 
 def main() -> None:
@@ -100,7 +106,6 @@ def main() -> None:
         os.chdir(ws)  # posix_spawn has no cwd argument: every series runs from here
         try:
             series: dict[str, list[float]] = {"gcc": [], "spraycc": [], "python": []}
-            rss: list[int] = []
             cmds = {
                 "gcc": ["gcc", "-c", "empty.c", "-o", "empty.o"],
                 "spraycc": [SPRAYCC, "run", "gcc", "-c", "empty.c", "-o", "empty.o"],
@@ -111,10 +116,7 @@ def main() -> None:
                     timed(argv, ws, env)
             for _ in range(args.runs):
                 for name, argv in cmds.items():
-                    seconds, maxrss = timed(argv, ws, env)
-                    series[name].append(seconds)
-                    if name == "spraycc":
-                        rss.append(maxrss)
+                    series[name].append(timed(argv, ws, env))
             mem_rss, mem_uss, threads = runner_memory(ws, env)
         finally:
             srv.send_signal(signal.SIGTERM)
@@ -130,9 +132,8 @@ def main() -> None:
     print(f"overhead per task: {overhead:.1f} ms median, {low['spraycc'] - low['gcc']:.1f} ms "
           f"min (target <= 15 ms: {overhead / 15:.2f}x of target); "
           f"{med['spraycc'] / med['gcc']:.2f}x the direct gcc run")
-    print(f"runner memory while waiting: max RSS {mem_rss / 1024:.1f} MB (target <= 12), "
-          f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1); "
-          f"max RSS over the timed runs {max(rss) / 1024:.1f} MB")
+    print(f"runner memory while waiting: peak RSS {mem_rss / 1024:.1f} MB (target <= 12), "
+          f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """A small msgpack codec for the runner's start-up path and the broker's headers.
 
-Importing the `msgpack` package costs the runner ~6 ms (it pulls in `datetime`); this module
-imports only the builtin `_struct`. It covers the subset spraycc puts on the wire:
+Importing the `msgpack` package costs the runner ~6 ms (it pulls in `datetime`). This module
+imports no extension module at all, not even `_struct`: on a Python built with shared
+extension modules (pyenv's default) that is a shared library whose dlopen costs ~0.4 ms, and
+the runner starts once per compile. Integers and lengths go through `int.to_bytes` /
+`int.from_bytes`, floats through a `memoryview` cast, all builtin; only `sys` (built into the
+interpreter) is imported, for the byte order. It covers the subset spraycc puts on the wire:
 
 * `packb` encodes None, bool, int (-2**63 .. 2**64-1), float (always float64), str (strict
   utf-8), bytes/bytearray/memoryview (bin), list/tuple (array) and dict (map). Its output is
@@ -16,8 +20,7 @@ Ext types (including timestamps) are deliberately unsupported: nothing in sprayc
 
 from __future__ import annotations
 
-from _struct import Struct
-from _struct import error as StructError
+import sys
 
 __all__ = ["UnpackError", "packb", "unpackb"]
 
@@ -35,15 +38,12 @@ _PACK_DEPTH = 512
 # hands out cached 1-byte objects, and no table has to be built at import (the runner imports
 # this module once per compile and packs one message).
 _ALL = bytes(range(256))
-_B_B = Struct(">BB").pack
-_B_H = Struct(">BH").pack
-_B_I = Struct(">BI").pack
-_B_Q = Struct(">BQ").pack
-_B_b = Struct(">Bb").pack
-_B_h = Struct(">Bh").pack
-_B_i = Struct(">Bi").pack
-_B_q = Struct(">Bq").pack
-_B_d = Struct(">Bd").pack
+# A type byte and its big-endian payload are packed as one int: (0xC4 << 8) + n becomes
+# b"\xc4" + n as 2 bytes. int.to_bytes/from_bytes default to big-endian (Python 3.11+), which
+# is msgpack's byte order.
+
+# memoryview casts use the machine's byte order; msgpack floats are big-endian.
+_LITTLE = sys.byteorder == "little"
 
 
 def packb(obj: object) -> bytes:
@@ -64,7 +64,7 @@ def _pack(obj: object, put, depth: int) -> None:
     t = type(obj)
     if t is bytes or t is bytearray:
         n = len(obj)
-        put(_B_B(0xC4, n) if n < 0x100 else _bin_header(n))
+        put((0xC400 + n).to_bytes(2) if n < 0x100 else _bin_header(n))
         put(obj)  # b"".join takes a bytearray as is: no copy here
     elif t is str:
         data = obj.encode()  # strict utf-8: a lone surrogate raises UnicodeEncodeError
@@ -72,7 +72,7 @@ def _pack(obj: object, put, depth: int) -> None:
         if n < 32:
             put(_ALL[0xA0 + n : 0xA1 + n])
         else:
-            put(_B_B(0xD9, n) if n < 0x100 else _str_header(n))
+            put((0xD900 + n).to_bytes(2) if n < 0x100 else _str_header(n))
         put(data)
     elif t is int:
         _pack_int(obj, put)
@@ -83,7 +83,7 @@ def _pack(obj: object, put, depth: int) -> None:
     elif obj is False:
         put(b"\xc2")
     elif t is float:
-        put(_B_d(0xCB, obj))
+        _pack_float(obj, put)
     elif t is list or t is tuple:
         if depth <= 0:
             raise ValueError(f"nesting deeper than {_PACK_DEPTH} levels (or a cycle)")
@@ -94,13 +94,15 @@ def _pack(obj: object, put, depth: int) -> None:
             # Short bytes and str inline: they are most of what spraycc sends (argv).
             it = type(item)
             if it is bytes and len(item) < 0x100:
-                put(_B_B(0xC4, len(item)))
+                put((0xC400 + len(item)).to_bytes(2))
                 put(item)
             elif it is str and len(item) < 8:  # < 8 chars: at most 31 utf-8 bytes: fixstr
                 data = item.encode()
                 n = len(data)
                 put(_ALL[0xA0 + n : 0xA1 + n])
                 put(data)
+            elif it is int:  # and ints (header fields) skip _pack's type tests
+                _pack_int(item, put)
             else:
                 _pack(item, put, depth)
     elif t is dict:
@@ -112,12 +114,12 @@ def _pack(obj: object, put, depth: int) -> None:
         for key, value in obj.items():
             # Short bytes inline: an environment is a map of them.
             if type(key) is bytes and len(key) < 0x100:
-                put(_B_B(0xC4, len(key)))
+                put((0xC400 + len(key)).to_bytes(2))
                 put(key)
             else:
                 _pack(key, put, depth)
             if type(value) is bytes and len(value) < 0x100:
-                put(_B_B(0xC4, len(value)))
+                put((0xC400 + len(value)).to_bytes(2))
                 put(value)
             else:
                 _pack(value, put, depth)
@@ -126,12 +128,12 @@ def _pack(obj: object, put, depth: int) -> None:
         # contiguous view goes to join as a flat byte view, without a copy.
         view = obj.cast("B") if obj.c_contiguous else obj.tobytes()
         n = len(view)
-        put(_B_B(0xC4, n) if n < 0x100 else _bin_header(n))
+        put((0xC400 + n).to_bytes(2) if n < 0x100 else _bin_header(n))
         put(view)
     elif isinstance(obj, int):
         _pack_int(int.__index__(obj), put)
     elif isinstance(obj, float):
-        put(_B_d(0xCB, obj))
+        _pack_float(obj, put)
     elif isinstance(obj, str):
         _pack(str.__str__(obj), put, depth)  # the exact str, whatever the subclass overrides
     elif isinstance(obj, (bytes, bytearray)):
@@ -146,25 +148,25 @@ def _pack(obj: object, put, depth: int) -> None:
 
 def _bin_header(n: int) -> bytes:
     if n < 0x10000:
-        return _B_H(0xC5, n)
+        return ((0xC5 << 16) + n).to_bytes(3)
     if n < 0x100000000:
-        return _B_I(0xC6, n)
+        return ((0xC6 << 32) + n).to_bytes(5)
     raise ValueError(f"bin of {n} bytes is too large for msgpack")
 
 
 def _str_header(n: int) -> bytes:
     if n < 0x10000:
-        return _B_H(0xDA, n)
+        return ((0xDA << 16) + n).to_bytes(3)
     if n < 0x100000000:
-        return _B_I(0xDB, n)
+        return ((0xDB << 32) + n).to_bytes(5)
     raise ValueError(f"str of {n} bytes is too large for msgpack")
 
 
 def _container_header(n: int, marker16: int, kind: str) -> bytes:
     if n < 0x10000:
-        return _B_H(marker16, n)
+        return ((marker16 << 16) + n).to_bytes(3)
     if n < 0x100000000:
-        return _B_I(marker16 + 1, n)
+        return (((marker16 + 1) << 32) + n).to_bytes(5)
     raise ValueError(f"{kind} of {n} items is too large for msgpack")
 
 
@@ -173,53 +175,51 @@ def _pack_int(v: int, put) -> None:
         if v < 0x80:
             put(_ALL[v : v + 1])
         elif v < 0x100:
-            put(_B_B(0xCC, v))
+            put((0xCC00 + v).to_bytes(2))
         elif v < 0x10000:
-            put(_B_H(0xCD, v))
+            put(((0xCD << 16) + v).to_bytes(3))
         elif v < 0x100000000:
-            put(_B_I(0xCE, v))
+            put(((0xCE << 32) + v).to_bytes(5))
         elif v < 0x10000000000000000:
-            put(_B_Q(0xCF, v))
+            put(((0xCF << 64) + v).to_bytes(9))
         else:
             raise OverflowError("Integer value out of range")
     elif v >= -32:
         put(_ALL[v + 0x100 : v + 0x101])
+    # A negative v is masked to its two's complement: v & 0xFF == 0x100 + v.
     elif v >= -0x80:
-        put(_B_b(0xD0, v))
+        put((0xD000 + (v & 0xFF)).to_bytes(2))
     elif v >= -0x8000:
-        put(_B_h(0xD1, v))
+        put(((0xD1 << 16) + (v & 0xFFFF)).to_bytes(3))
     elif v >= -0x80000000:
-        put(_B_i(0xD2, v))
+        put(((0xD2 << 32) + (v & 0xFFFFFFFF)).to_bytes(5))
     elif v >= -0x8000000000000000:
-        put(_B_q(0xD3, v))
+        put(((0xD3 << 64) + (v & 0xFFFFFFFFFFFFFFFF)).to_bytes(9))
     else:
         raise OverflowError("Integer value out of range")
 
 
+def _pack_float(v: float, put) -> None:
+    # The float's 8 bytes are written through a float64 view of a fresh buffer (a shared one
+    # would not be thread-safe), in the machine's order: reversed on little-endian. The bits
+    # are copied as they are, so NaN payloads, -0.0 and subnormals survive.
+    buf = bytearray(8)
+    memoryview(buf).cast("d")[0] = v
+    if _LITTLE:
+        buf.reverse()
+    put(b"\xcb")
+    put(buf)  # b"".join takes the bytearray as is
+
+
 # --- decoding ----------------------------------------------------------------------------------
 
-_U16 = Struct(">H").unpack_from
-_U32 = Struct(">I").unpack_from
-_U64 = Struct(">Q").unpack_from
-_I8 = Struct(">b").unpack_from
-_I16 = Struct(">h").unpack_from
-_I32 = Struct(">i").unpack_from
-_I64 = Struct(">q").unpack_from
-_F32 = Struct(">f").unpack_from
-_F64 = Struct(">d").unpack_from
-
-# Fixed-width scalars: type byte -> (payload size, decoder).
-_SCALARS = {
-    0xCA: (4, _F32),
-    0xCB: (8, _F64),
-    0xCD: (2, _U16),
-    0xCE: (4, _U32),
-    0xCF: (8, _U64),
-    0xD0: (1, _I8),
-    0xD1: (2, _I16),
-    0xD2: (4, _I32),
-    0xD3: (8, _I64),
-}
+# Fixed-width ints, type byte -> payload size (uint8 has its own fast path). Unsigned and
+# signed apart: a keyword argument to int.from_bytes costs.
+_UINTS = {0xCD: 2, 0xCE: 4, 0xCF: 8}
+_SINTS = {0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}
+# Looked up once: `int.from_bytes` binds a class method on every use, which costs about as much
+# as the call.
+_from_bytes = int.from_bytes
 _UNSUPPORTED = {0xC1: "never-used type byte 0xc1"}
 _UNSUPPORTED.update(
     {b: f"ext type 0x{b:02x}" for b in (0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8)}
@@ -246,8 +246,6 @@ def unpackb(
         obj, pos = _obj(data, 0, max_depth, budget)
     except IndexError:  # a type byte or length byte past the end
         raise UnpackError("truncated data") from None
-    except StructError:  # a fixed-width value past the end
-        raise UnpackError("truncated data") from None
     except (RecursionError, MemoryError) as exc:  # defensive: the limits should prevent both
         raise UnpackError(f"cannot decode: {type(exc).__name__}") from None
     if pos != len(data):
@@ -256,9 +254,10 @@ def unpackb(
 
 
 # Every function below takes the input, a position, the nesting still allowed and the item
-# budget, and returns (object, next position). Running off the end of `data` raises IndexError
-# or struct.error, which unpackb turns into UnpackError; explicit checks are only needed where
-# Python would silently truncate (slices) or allocate (containers).
+# budget, and returns (object, next position). Reading a single byte past the end of `data`
+# raises IndexError, which unpackb turns into UnpackError; everything read as a slice (wider
+# values, lengths, str and bin) needs an explicit check, as a slice silently comes out short,
+# and so do containers, before anything is allocated.
 
 
 def _obj(data: bytes, pos: int, depth: int, budget: list[int]) -> tuple[object, int]:
@@ -286,27 +285,69 @@ def _obj(data: bytes, pos: int, depth: int, budget: list[int]) -> tuple[object, 
         return True, pos
     if b == 0xCC:
         return data[pos], pos + 1
-    scalar = _SCALARS.get(b)
-    if scalar is not None:
-        size, unpack = scalar
-        return unpack(data, pos)[0], pos + size
+    size = _UINTS.get(b)
+    if size is not None:
+        end = pos + size
+        if end > len(data):
+            raise _truncated(data, pos, size)
+        return _from_bytes(data[pos:end]), end
+    if b == 0xCB:  # float64, the only float spraycc sends: inline, saving _float's call
+        end = pos + 8
+        if end > len(data):
+            raise _truncated(data, pos, 8)
+        raw = data[end - 1 : pos - 1 : -1] if _LITTLE else data[pos:end]  # see _float
+        return memoryview(raw).cast("d")[0], end
+    size = _SINTS.get(b)
+    if size is not None:
+        end = pos + size
+        if end > len(data):
+            raise _truncated(data, pos, size)
+        return _from_bytes(data[pos:end], signed=True), end
+    if b == 0xCA:
+        return _float(data, pos, 4, "f")
     if b == 0xC5:
-        return _bin(data, pos + 2, _U16(data, pos)[0])
+        return _bin(data, pos + 2, _length(data, pos, 2))
     if b == 0xC6:
-        return _bin(data, pos + 4, _U32(data, pos)[0])
+        return _bin(data, pos + 4, _length(data, pos, 4))
     if b == 0xDA:
-        return _str(data, pos + 2, _U16(data, pos)[0])
+        return _str(data, pos + 2, _length(data, pos, 2))
     if b == 0xDB:
-        return _str(data, pos + 4, _U32(data, pos)[0])
+        return _str(data, pos + 4, _length(data, pos, 4))
     if b == 0xDC:
-        return _array(data, pos + 2, _U16(data, pos)[0], depth, budget)
+        return _array(data, pos + 2, _length(data, pos, 2), depth, budget)
     if b == 0xDD:
-        return _array(data, pos + 4, _U32(data, pos)[0], depth, budget)
+        return _array(data, pos + 4, _length(data, pos, 4), depth, budget)
     if b == 0xDE:
-        return _map(data, pos + 2, _U16(data, pos)[0], depth, budget)
+        return _map(data, pos + 2, _length(data, pos, 2), depth, budget)
     if b == 0xDF:
-        return _map(data, pos + 4, _U32(data, pos)[0], depth, budget)
+        return _map(data, pos + 4, _length(data, pos, 4), depth, budget)
     raise UnpackError(f"unsupported {_UNSUPPORTED[b]} at offset {pos - 1}")
+
+
+def _truncated(data: bytes, pos: int, size: int) -> UnpackError:
+    return UnpackError(
+        f"truncated data: {size}-byte value at offset {pos}, but only {len(data) - pos} left"
+    )
+
+
+def _length(data: bytes, pos: int, size: int) -> int:
+    """The big-endian unsigned `size`-byte length at `pos`."""
+    end = pos + size
+    if end > len(data):
+        raise _truncated(data, pos, size)
+    return _from_bytes(data[pos:end])
+
+
+def _float(data: bytes, pos: int, size: int, fmt: str) -> tuple[float, int]:
+    """The big-endian float64 (`size` 8, `fmt` "d") or float32 (4, "f") at `pos`."""
+    end = pos + size
+    if end > len(data):
+        raise _truncated(data, pos, size)
+    # A view casts in the machine's order: little-endian takes the bytes reversed (pos >= 1,
+    # after the type byte, so the reversed slice's stop pos - 1 is never the -1 of "from the
+    # end"). The bits go through unchanged: NaN payloads and -0.0 survive.
+    raw = data[end - 1 : pos - 1 : -1] if _LITTLE else data[pos:end]
+    return memoryview(raw).cast(fmt)[0], end
 
 
 def _bin(data: bytes, pos: int, n: int) -> tuple[bytes, int]:
@@ -359,6 +400,15 @@ def _array(data: bytes, pos: int, n: int, depth: int, budget: list[int]) -> tupl
         elif 0xA0 <= b < 0xC0:
             item, pos = _str(data, pos + 1, b & 0x1F)
             put(item)
+        elif b == 0xCB:
+            # A header's float (an elapsed time), as in _obj: going through _obj would make
+            # a RESULT header decode ~10% slower.
+            end = pos + 9
+            if end > len(data):
+                raise _truncated(data, pos + 1, 8)
+            raw = data[end - 1 : pos : -1] if _LITTLE else data[pos + 1 : end]
+            put(memoryview(raw).cast("d")[0])
+            pos = end
         else:
             item, pos = _obj(data, pos, depth, budget)
             put(item)

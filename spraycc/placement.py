@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 import stat
 
-from spraycc import classify, rules
+from spraycc import classify
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the runner must not import typing
+if TYPE_CHECKING:
+    from spraycc import rules
 
 
 class Options:
@@ -141,7 +145,11 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
         return Placement(classify.Decision(False, "forced local by --local", argv))
     if opts.force == "remote":
         return Placement(forced_remote(argv, opts.outputs, cwd), forced=True)
-    rule = rules.first_match(rule_list, argv) if rule_list else None
+    rule = None
+    if rule_list:  # only a server with [[rule]] entries makes the runner import `rules`
+        from spraycc.rules import first_match
+
+        rule = first_match(rule_list, argv)
     if rule is not None and rule.where == "local":
         return Placement(classify.Decision(False, f"{rule.describe()} says local", argv),
                          rule=rule)

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from spraycc import classify, rules, serverfile, taskkey
+from spraycc import classify, serverfile, taskkey
 from spraycc import protocol as p
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
 from spraycc.placement import Options, place
@@ -24,6 +24,7 @@ from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the runner ~9 ms
 if TYPE_CHECKING:
+    from spraycc import rules
     from spraycc.curvelink import CurveDealer
 
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
@@ -516,8 +517,10 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
 
 def server_rules(info: serverfile.ServerInfo | None) -> list[rules.Rule]:
     """The placement rules the server published in its file (none without a server)."""
-    if info is None:
-        return []
+    if info is None or not any(key.startswith("rule.") for key in info.fields):
+        return []  # the common case: `rules` is not even imported
+    from spraycc import rules
+
     try:
         return rules.from_fields(info.fields)
     except ValueError as exc:

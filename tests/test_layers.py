@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import SPRAYCC, running_server
 
 PKG = Path(__file__).resolve().parent.parent / "spraycc"
 ROLES = {"runner", "broker", "server", "executor"}
@@ -67,3 +68,40 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
                                       "history", "transport", "auth", "status")}
     assert not loaded & heavy, f"runner imports {sorted(loaded & heavy)}"
     assert not loaded & roles, f"runner imports {sorted(loaded & roles)}"
+
+
+# What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
+# adding one is a decision. Placement rules, masquerade and float packing stay out of the way.
+REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement",
+               "spraycc.classify", "spraycc.flags", "spraycc.cmdline", "spraycc.compilers",
+               "spraycc.serverfile", "spraycc.taskkey", "spraycc.errors", "spraycc.protocol",
+               "spraycc.minipack", "spraycc.zmtp"}
+# Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
+# shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).
+REMOTE_EXTRA = {"_socket", "__future__", "_signal"}
+
+
+def loaded_modules(argv: list[str], cwd: Path, env: dict[str, str]) -> set[str]:
+    out = subprocess.run([sys.executable, "-X", "importtime", *argv], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.timeout(60)
+def test_remote_compile_loads_only_its_own_path(workspace: Path, env: dict[str, str]) -> None:
+    (workspace / "a.c").write_text("int a;\n")
+    with running_server(workspace, env):
+        loaded = loaded_modules([SPRAYCC, "run", "gcc", "-c", "a.c", "-o", "a.o"], workspace, env)
+    assert (workspace / "a.o").read_bytes()[:4] == b"\x7fELF"
+    floor = loaded_modules(["-c", "pass"], workspace, env)
+    spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
+    assert spraycc == REMOTE_PATH
+    assert loaded - floor - spraycc <= REMOTE_EXTRA, sorted(loaded - floor - spraycc)
+
+
+def test_entry_spells_the_run_name_like_masquerade() -> None:
+    from spraycc import entry, masquerade
+
+    assert entry.RUN_NAME == masquerade.RUN_NAME

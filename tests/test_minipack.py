@@ -8,8 +8,12 @@ import collections
 import enum
 import math
 import random
+import struct
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -159,6 +163,40 @@ def test_nan_bits_survive() -> None:
         data = packb(nan)
         assert data == reference(nan) == b"\xcb" + bits.to_bytes(8, "big")
         assert math.isnan(unpackb(data))
+
+
+# float64 bit patterns whose bits must survive both ways: quiet and signalling NaNs with
+# payloads and either sign, -0.0, infinities, the extreme subnormals and normals.
+FLOAT64_BITS = [
+    0x7FF8000000000000, 0xFFF8000000000001, 0x7FF4000000000000, 0x7FF0000000000001,
+    0xFFFFFFFFFFFFFFFF, 0x7FFFFFFFFFFFFFFF, 0x0000000000000000, 0x8000000000000000,
+    0x7FF0000000000000, 0xFFF0000000000000, 0x0000000000000001, 0x800FFFFFFFFFFFFF,
+    0x0010000000000000, 0x7FEFFFFFFFFFFFFF, 0x3FF0000000000001, 0xBF847AE147AE147B,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("bits", FLOAT64_BITS, ids=hex)
+def test_float64_bits_round_trip_exactly(bits: int) -> None:
+    encoded = b"\xcb" + bits.to_bytes(8, "big")
+    value = struct.unpack(">d", bits.to_bytes(8, "big"))[0]
+    assert packb(value) == reference(value) == encoded
+    # Decoded at the top level, as an array item and as a map value (separate code paths),
+    # and packed again: the same 8 bytes.
+    for head in (b"", b"\x91", b"\x81\xa1k"):
+        got = unpackb(head + encoded)
+        assert packb(got) == head + encoded
+    assert struct.pack(">d", unpackb(encoded)) == bits.to_bytes(8, "big")
+
+
+@pytest.mark.parametrize(
+    "bits", [0x7FC00000, 0xFFC00001, 0x7FA00000, 0x00000001, 0x80000000, 0x7F800000, 0x3F800001],
+    ids=hex,
+)  # fmt: skip
+def test_float32_bits_decode_like_msgpack(bits: int) -> None:
+    encoded = b"\xca" + bits.to_bytes(4, "big")
+    for head in (b"", b"\x91", b"\x81\xa1k"):
+        # Compared as the float64 bits each decoder produced (NaN != NaN).
+        assert packb(unpackb(head + encoded)) == reference(reference_unpack(head + encoded))
 
 
 @pytest.mark.parametrize("n", BOUNDARY_LENGTHS)
@@ -315,6 +353,22 @@ def test_int_map_keys_and_duplicates() -> None:
     assert unpackb(b"\x82\xa1k\x01\xa1k\x02") == {"k": 2}  # last one wins, like msgpack
 
 
+def test_imports_no_extension_module() -> None:
+    """The runner imports this once per compile: an extension module such as `_struct` is a
+    shared library on many builds, and its dlopen costs ~0.4 ms."""
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        f"import sys; sys.path.insert(0, {str(root)!r}); before = set(sys.modules)\n"
+        "import spraycc.minipack\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.split()  # fmt: skip
+    assert set(out) <= {"__future__", "spraycc", "spraycc.minipack"}, out
+
+
 def test_unpack_error_is_value_error() -> None:
     assert issubclass(UnpackError, ValueError)
 
@@ -339,6 +393,32 @@ def test_unpack_error_is_value_error() -> None:
 def test_truncated(data: bytes) -> None:
     with pytest.raises(UnpackError):
         unpackb(data)
+
+
+# Every type byte followed by a fixed-width value or length: (type byte, width in bytes).
+FIXED_WIDTH = [
+    (0xCA, 4), (0xCB, 8), (0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8), (0xD0, 1), (0xD1, 2),
+    (0xD2, 4), (0xD3, 8), (0xC4, 1), (0xC5, 2), (0xC6, 4), (0xD9, 1), (0xDA, 2), (0xDB, 4),
+    (0xDC, 2), (0xDD, 4), (0xDE, 2), (0xDF, 4),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("head", "width"), FIXED_WIDTH, ids=lambda v: f"{v:#x}")
+def test_truncated_fixed_width(head: int, width: int) -> None:
+    """A slice past the end comes out short instead of failing: every cut of the value or
+    length must still be caught, wherever the value sits (each place has its own fast path)."""
+    # Top level; array item; map value; map key; later array item; later map value. (The
+    # containers are small enough to pass their own "declared n items" check.)
+    places = (b"", b"\x91", b"\x81\xa1k", b"\x82\xa1k\x00", b"\x92\x00", b"\x82\xa1k\x00\xa1j")
+    for cut in range(width):
+        value = bytes([head]) + bytes(range(1, cut + 1))
+        for place in places:
+            with pytest.raises(UnpackError, match="truncated"):
+                unpackb(place + value)
+    # The whole width decodes (to 0, 0.0, or an empty str, bin, array or map), like msgpack.
+    whole = bytes([head]) + bytes(width)
+    assert_same(unpackb(whole), reference_unpack(whole))
+    assert_same(unpackb(b"\x91" + whole), reference_unpack(b"\x91" + whole))
 
 
 @pytest.mark.parametrize("data", [b"\xc0\xc0", b"\x90\x00", packb({"a": 1}) + b"\x00", b"\x01 "])

@@ -78,7 +78,7 @@ REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement"
                "spraycc.minipack", "spraycc.zmtp"}
 # Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
 # shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).
-REMOTE_EXTRA = {"_socket", "__future__", "_signal"}
+REMOTE_EXTRA = {"_socket", "__future__", "_signal", "gc"}  # gc is built in
 
 
 def loaded_modules(argv: list[str], cwd: Path, env: dict[str, str]) -> set[str]:
@@ -105,3 +105,21 @@ def test_entry_spells_the_run_name_like_masquerade() -> None:
     from spraycc import entry, masquerade
 
     assert entry.RUN_NAME == masquerade.RUN_NAME
+
+
+def collections_during_run(tmp_path: Path, neuter: bool) -> int:
+    code = ("import gc, os, sys\n"
+            + ("gc.disable = gc.freeze = lambda: None\n" if neuter else "")
+            + "gc.callbacks.append(lambda phase, _: phase == 'start' and os.write(2, b'gc\\n'))\n"
+            "sys.argv = ['spraycc', 'run', '--local', 'true']\n"
+            "from spraycc.entry import main\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stderr.count("gc\n")
+
+
+def test_runner_start_up_does_not_collect_while_loading(tmp_path: Path) -> None:
+    # Loading the runner sets off collections that find nothing; entry holds them off.
+    assert collections_during_run(tmp_path, False) < collections_during_run(tmp_path, True)

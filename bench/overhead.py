@@ -132,6 +132,10 @@ def main() -> None:
     print(f"overhead per task: {overhead:.1f} ms median, {low['spraycc'] - low['gcc']:.1f} ms "
           f"min (target <= 15 ms: {overhead / 15:.2f}x of target); "
           f"{med['spraycc'] / med['gcc']:.2f}x the direct gcc run")
+    # Python's own start-up is most of the overhead and follows the machine's speed (this one
+    # drifts ~10% between runs); what spraycc adds beyond it shows where the rest goes.
+    print(f"beyond the interpreter floor: {overhead - med['python']:.1f} ms "
+          "(runner imports and work, server and executor hops)")
     print(f"runner memory while waiting: peak RSS {mem_rss / 1024:.1f} MB (target <= 12), "
           f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1)")
 

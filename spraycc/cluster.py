@@ -164,6 +164,8 @@ class Supply:
         pending_timeout: float = 300.0,
         release_delay: float = 30.0,
         extra_args: str = "",
+        local_callme: str = "",
+        local_args: str = "",
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = popen_sh,
         killpg: Callable[[int, int], None] = os.killpg,
@@ -177,6 +179,10 @@ class Supply:
         self.pending_timeout = pending_timeout
         self.release_delay = release_delay
         self.extra_args = extra_args
+        # Local executors may call back on the server's private ipc endpoint instead (no TCP,
+        # no CURVE: only this user can enter the directory the socket is in).
+        self.local_callme = local_callme
+        self.local_args = local_args
         self.clock = clock
         self.spawn = spawn
         self.killpg = killpg  # the submit commands and local executors lead their own groups
@@ -260,8 +266,11 @@ class Supply:
     def submit(self, pool: Pool) -> bool:
         self._serial += 1
         launch_id = f"{pool.name}-{self._serial}"
-        cmdline = (f"{pool.cmd} exec --callme={shlex.quote(self.callme)} "
-                   f"--code={self.code} --launch={launch_id}{self.extra_args}")
+        callme, extra = self.callme, self.extra_args
+        if pool.local and self.local_callme:
+            callme, extra = self.local_callme, self.local_args
+        cmdline = (f"{pool.cmd} exec --callme={shlex.quote(callme)} "
+                   f"--code={self.code} --launch={launch_id}{extra}")
         logfile = self.logdir / f"{launch_id}.log"
         try:
             proc = self.spawn(cmdline, logfile)

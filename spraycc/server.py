@@ -181,6 +181,8 @@ class Server:
             pending_timeout=float(self.cfg.pending_timeout),
             release_delay=float(self.cfg.release_delay),
             extra_args=self.exec_args(),
+            local_callme=self.ipc,
+            local_args=self.exec_args(curve=False),
         )
         self.load_history()
         for pool in self.supply.pools:
@@ -203,8 +205,8 @@ class Server:
         self.broker.queue.unknown = self.history.typical()
         log.info("history: %d known steps in %s", len(self.history), self.history.directory)
 
-    def exec_args(self) -> str:
-        args = f" --serverkey={shlex.quote(self.serverkey.decode())}"
+    def exec_args(self, curve: bool = True) -> str:
+        args = f" --serverkey={shlex.quote(self.serverkey.decode())}" if curve else ""
         if self.cfg.executor_tmpdir:
             args += f" --tmpdir={shlex.quote(self.cfg.executor_tmpdir)}"
         if self.cfg.executor_walltime:

@@ -208,6 +208,18 @@ def test_local_pool_fills_first_and_counts_as_cover(tmp_path, clock, sched) -> N
     assert sched.cmdlines[0].startswith("python -m spraycc exec ")
 
 
+def test_local_executors_call_back_on_the_private_endpoint(tmp_path, clock, sched) -> None:
+    local = Pool("local", "python -m spraycc", 1, True)
+    pool = cluster_pool(initial=1)
+    supply = make_supply(tmp_path, [local, pool], clock, sched, extra_args=" --serverkey=K",
+                         local_callme="ipc:///run/s", local_args=" --tmpdir=/t")
+    supply.reconcile(2)
+    assert sched.cmdlines[0] == ("python -m spraycc exec --callme=ipc:///run/s --code=c0de "
+                                 "--launch=local-1 --tmpdir=/t")
+    assert "--callme=10.0.0.1:5555 " in sched.cmdlines[1]
+    assert sched.cmdlines[1].endswith(" --serverkey=K")
+
+
 def test_zero_initial_and_keep_pending_still_start_one(tmp_path, clock, sched) -> None:
     pool = cluster_pool(initial=0, keep=0)
     supply = make_supply(tmp_path, [pool], clock, sched)

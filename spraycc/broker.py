@@ -421,8 +421,8 @@ class Broker:
         self.runners[peer] = RunnerState(peer, now, task=task.id, name=msg.name, started=now)
         self.counters.submitted += 1
         self.queue.push(task.id, msg.key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        self.dispatch()  # the work first: the executor starts while the runner hears back
         self._send(peer, p.Accepted(task.id, len(self.queue)))
-        self.dispatch()
 
     def on_cancel(self, rn: RunnerState) -> None:
         """The runner was interrupted: drop its queued task, cancel its running one."""

@@ -32,7 +32,8 @@ def submit(b: Broker, peer: bytes, name: str = "a.o", flags: int = 0, body: byte
 def test_submit_goes_to_idle_executor_with_body(net: Net, broker: Broker) -> None:
     ready(broker, b"E1")
     submit(broker, b"R1", body=b"the-body")
-    assert isinstance(net.to(b"R1")[0], p.Accepted)
+    assert net.to(b"R1") == [p.Accepted(1, 0)]  # 0: already running, not queued
+    assert [who for who, _ in net.sent] == [b"E1", b"R1"]  # TASK leaves before ACCEPTED
     (frames,) = net.frames_to(b"E1")
     assert p.decode(frames[0]) == p.Task(1, 1)
     assert frames[1] == b"the-body"

@@ -287,24 +287,14 @@ def _obj(data: bytes, pos: int, depth: int, budget: list[int]) -> tuple[object, 
         return data[pos], pos + 1
     size = _UINTS.get(b)
     if size is not None:
-        end = pos + size
-        if end > len(data):
-            raise _truncated(data, pos, size)
-        return _from_bytes(data[pos:end]), end
-    if b == 0xCB:  # float64, the only float spraycc sends: inline, saving _float's call
-        end = pos + 8
-        if end > len(data):
-            raise _truncated(data, pos, 8)
-        raw = data[end - 1 : pos - 1 : -1] if _LITTLE else data[pos:end]  # see _float
-        return memoryview(raw).cast("d")[0], end
+        return _from_bytes(_fixed(data, pos, size)), pos + size
+    if b == 0xCB:
+        return _float(_fixed(data, pos, 8), "d"), pos + 8
     size = _SINTS.get(b)
     if size is not None:
-        end = pos + size
-        if end > len(data):
-            raise _truncated(data, pos, size)
-        return _from_bytes(data[pos:end], signed=True), end
+        return _from_bytes(_fixed(data, pos, size), signed=True), pos + size
     if b == 0xCA:
-        return _float(data, pos, 4, "f")
+        return _float(_fixed(data, pos, 4), "f"), pos + 4
     if b == 0xC5:
         return _bin(data, pos + 2, _length(data, pos, 2))
     if b == 0xC6:
@@ -324,30 +314,27 @@ def _obj(data: bytes, pos: int, depth: int, budget: list[int]) -> tuple[object, 
     raise UnpackError(f"unsupported {_UNSUPPORTED[b]} at offset {pos - 1}")
 
 
-def _truncated(data: bytes, pos: int, size: int) -> UnpackError:
-    return UnpackError(
-        f"truncated data: {size}-byte value at offset {pos}, but only {len(data) - pos} left"
-    )
+def _fixed(data: bytes, pos: int, size: int) -> bytes:
+    """The `size` bytes of a fixed-width value or length at `pos` (a slice would silently
+    come out short)."""
+    end = pos + size
+    if end > len(data):
+        raise UnpackError(
+            f"truncated data: {size}-byte value at offset {pos}, but only {len(data) - pos} left"
+        )
+    return data[pos:end]
 
 
 def _length(data: bytes, pos: int, size: int) -> int:
     """The big-endian unsigned `size`-byte length at `pos`."""
-    end = pos + size
-    if end > len(data):
-        raise _truncated(data, pos, size)
-    return _from_bytes(data[pos:end])
+    return _from_bytes(_fixed(data, pos, size))
 
 
-def _float(data: bytes, pos: int, size: int, fmt: str) -> tuple[float, int]:
-    """The big-endian float64 (`size` 8, `fmt` "d") or float32 (4, "f") at `pos`."""
-    end = pos + size
-    if end > len(data):
-        raise _truncated(data, pos, size)
-    # A view casts in the machine's order: little-endian takes the bytes reversed (pos >= 1,
-    # after the type byte, so the reversed slice's stop pos - 1 is never the -1 of "from the
-    # end"). The bits go through unchanged: NaN payloads and -0.0 survive.
-    raw = data[end - 1 : pos - 1 : -1] if _LITTLE else data[pos:end]
-    return memoryview(raw).cast(fmt)[0], end
+def _float(raw: bytes, fmt: str) -> float:
+    """The big-endian float64 (`fmt` "d") or float32 ("f") in `raw`. A view casts in the
+    machine's order, so little-endian takes the bytes reversed; the bits go through
+    unchanged: NaN payloads and -0.0 survive."""
+    return memoryview(raw[::-1] if _LITTLE else raw).cast(fmt)[0]
 
 
 def _bin(data: bytes, pos: int, n: int) -> tuple[bytes, int]:
@@ -400,15 +387,6 @@ def _array(data: bytes, pos: int, n: int, depth: int, budget: list[int]) -> tupl
         elif 0xA0 <= b < 0xC0:
             item, pos = _str(data, pos + 1, b & 0x1F)
             put(item)
-        elif b == 0xCB:
-            # A header's float (an elapsed time), as in _obj: going through _obj would make
-            # a RESULT header decode ~10% slower.
-            end = pos + 9
-            if end > len(data):
-                raise _truncated(data, pos + 1, 8)
-            raw = data[end - 1 : pos : -1] if _LITTLE else data[pos + 1 : end]
-            put(memoryview(raw).cast("d")[0])
-            pos = end
         else:
             item, pos = _obj(data, pos, depth, budget)
             put(item)

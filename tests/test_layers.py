@@ -53,14 +53,17 @@ def test_nothing_below_imports_the_cli(module: str) -> None:
     assert not spraycc_imports(module) & TOP, f"{module} imports the CLI layer"
 
 
-def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "spraycc", "run", "--local", "true"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )
+def loaded_modules(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
+    """The modules `python -X importtime ARGV` imports."""
+    out = subprocess.run([sys.executable, "-X", "importtime", *argv], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    loaded = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines()
-              if line.startswith("import time:") and "|" in line}
+    return {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> None:
+    loaded = loaded_modules(["-m", "spraycc", "run", "--local", "true"], tmp_path)
     heavy = {"typer", "click", "rich", "zmq", "msgpack", "tomllib", "json", "re", "enum",
              "typing", "dataclasses", "subprocess", "logging", "socket", "selectors",
              "platformdirs", "fnmatch", "shlex", "tempfile"}
@@ -79,14 +82,6 @@ REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement"
 # Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
 # shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).
 REMOTE_EXTRA = {"_socket", "__future__", "_signal", "gc"}  # gc is built in
-
-
-def loaded_modules(argv: list[str], cwd: Path, env: dict[str, str]) -> set[str]:
-    out = subprocess.run([sys.executable, "-X", "importtime", *argv], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
 
 
 @pytest.mark.timeout(60)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import base_env
 
-pytest_plugins = ["harness.fixtures"]  # real Slurm clusters started by the test harness
+pytest_plugins = ["harness.fixtures", "newuser"]  # real Slurm clusters; spraycc from a wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo"

@@ -19,7 +19,17 @@ from spraycc.errors import SprayError
 
 SCHEDULERS = ("slurm", "lsf", "pbs", "sge", "openlava", "local")
 SAMPLE_SPRAYCC = "/opt/spraycc/bin/spraycc"  # the placeholder path in conf/*.toml
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def conf_dir() -> Path:
+    """Where the conf/ samples are: inside the installed package (a wheel ships them as
+    spraycc/conf/), else at the top of the checkout (a source tree or an editable install)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return packaged if packaged.is_dir() else here.parent / "conf"
+
+
+CONF_DIR = conf_dir()
 
 Say = Callable[[str], None]
 

@@ -20,14 +20,35 @@ from spraycc import __version__
 from spraycc.errors import SprayError
 
 app = typer.Typer(
-    add_completion=False,
+    # --install-completion / --show-completion: shell completion of commands and options
+    # (bash, zsh, fish; docs/usage.md).
+    add_completion=True,
     no_args_is_help=True,
-    help="Spread the compile steps of a C/C++ build over a batch-scheduled CPU cluster.",
+    # Plain help, as ccache and distcc print it: no boxes, and a flag that takes no value is
+    # shown without a type.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 log = logging.getLogger("spraycc")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
                 "help_option_names": []}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", is_eager=True, callback=_print_version,
+        help="Print spraycc's version and exit.")] = False,
+) -> None:
+    """Spread the compile steps of a C/C++ build over a batch-scheduled CPU cluster.
+
+    `spraycc run CMD...` is the runner a build calls for every step (`spraycc run --help`)."""
 
 
 def setup_logging(verbose: bool, logfile: Path | None = None) -> None:
@@ -69,7 +90,8 @@ def server(
     alt: Annotated[bool, typer.Option("--alt", help="Submit with alt_start_cmd.")] = False,
     both: Annotated[bool, typer.Option("--both", help="Split executors over both "
                                        "start commands.")] = False,
-    cpus: Annotated[int | None, typer.Option("--cpus", min=1, help="Override max_count.")] = None,
+    cpus: Annotated[int | None, typer.Option("--cpus", min=1, metavar="N",
+                                             help="Override max_count.")] = None,
     loopback: Annotated[bool, typer.Option("--loopback", help="Listen on 127.0.0.1 only.")]
     = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
@@ -130,6 +152,15 @@ def run(ctx: typer.Context) -> None:
     raise typer.Exit(runner(list(ctx.args)))
 
 
+EXPLAIN_HELP = """usage: spraycc explain [--local | --remote [--output PATH]...] [--] CMD...
+
+Print, as JSON, where `spraycc run CMD` would run CMD and why, without running it: local or
+remote, the classifier's reason, the config rule that matched (from the running server, else
+from the config a server here would read), the inputs, the outputs and the command line an
+executor would run. Takes `spraycc run`'s placement options (`spraycc run --help`).
+  -h, --help    print this help and exit"""
+
+
 @app.command(context_settings=PASS_THROUGH)
 def explain(ctx: typer.Context) -> None:
     """Print, as JSON, where spraycc would run CMD, why, and its inputs and outputs."""
@@ -138,8 +169,11 @@ def explain(ctx: typer.Context) -> None:
 
     try:
         opts, argv = runner.parse(list(ctx.args))
+    except runner.HelpWanted:
+        typer.echo(EXPLAIN_HELP)
+        raise typer.Exit(0) from None
     except ValueError as exc:
-        typer.echo(f"spraycc: {exc}", err=True)
+        typer.echo(f"spraycc: {exc} (see `spraycc explain --help`)", err=True)
         raise typer.Exit(2) from None
     if not argv:
         typer.echo("spraycc: explain needs a command", err=True)
@@ -178,8 +212,8 @@ def status(
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one snapshot as JSON "
                                            "(for scripts) and exit.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between "
-                                            "refreshes.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, metavar="S",
+                                            help="Seconds between refreshes.")] = 1.0,
 ) -> None:
     """Show the workspace's server live, like top (Ctrl-C quits): tasks, executors per start
     command, throughput, longest-running tasks, remaining time."""
@@ -273,7 +307,7 @@ def init(
         help="Write a starter config for this scheduler (to ~/.spraycc unless --config; "
         "an existing file is never overwritten).")] = None,
     config_path: Annotated[Path | None, typer.Option(
-        "--config", help="Where to write the starter config.")] = None,
+        "--config", metavar="PATH", help="Where to write the starter config.")] = None,
     masquerade: Annotated[Path | None, typer.Option(
         "--masquerade", metavar="DIR", help="Make DIR with gcc, g++, cc, c++, clang, clang++ "
         "linked to spraycc; put DIR first on PATH to send any build through spraycc. Also "
@@ -294,14 +328,19 @@ def init(
 @app.command("history")
 def history_(
     executors: Annotated[int | None, typer.Option(
-        "--executors", "-n", min=1, help="Executors to predict for (default: local_count, "
-        "or max_count with a start_cmd, from the config a server here would read).")] = None,
-    top: Annotated[int, typer.Option("--top", min=0, help="Longest steps to list.")] = 20,
-    tail: Annotated[int, typer.Option("--tail", min=0, help="Tail steps to list.")] = 10,
-    match: Annotated[str, typer.Option("--match", help="Only steps whose key matches this "
-                                       "glob, e.g. 'g++ -c src/*'.")] = "",
-    days: Annotated[float, typer.Option("--days", min=0, help="Only steps measured in the "
-                                        "last N days (0: all).")] = 0.0,
+        "--executors", "-n", min=1, metavar="N", help="Executors to predict for (default: "
+        "local_count, or max_count with a start_cmd, from the config a server here would "
+        "read).")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="N",
+                                     help="Longest steps to list.")] = 20,
+    tail: Annotated[int, typer.Option("--tail", min=0, metavar="N",
+                                      help="Tail steps to list.")] = 10,
+    match: Annotated[str, typer.Option("--match", metavar="PATTERN", help="Only steps "
+                                       "matching PATTERN: an output path or glob, e.g. "
+                                       "'build/*.o', or a command as typed, e.g. "
+                                       "'g++ -c src/*' (docs/history.md).")] = "",
+    days: Annotated[float, typer.Option("--days", min=0, metavar="N", help="Only steps "
+                                        "measured in the last N days (0: all).")] = 0.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the longest recorded steps and the predicted critical tail of the next build."""
@@ -339,8 +378,9 @@ def main() -> None:
         from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
     try:
         code = app(prog_name="spraycc", standalone_mode=False)
-    except NoArgsIsHelpError:
-        code = 2  # the help was printed
+    except NoArgsIsHelpError as exc:
+        exc.show()  # the help, on stderr
+        code = 2
     except UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "spraycc"
         typer.echo(f"spraycc: {exc.format_message()} (see `{where} --help`)", err=True)

@@ -30,8 +30,30 @@ if TYPE_CHECKING:
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
 CONNECT_TIMEOUT = 5.0
-USAGE = """usage: spraycc run [-v] [--local | --remote [--output PATH]...] [--timeout S] [--] CMD...
-Run one build step through the workspace's spraycc server (see `spraycc --help`)."""
+USAGE = "usage: spraycc run [-v] [--local | --remote [--output PATH]...] [--timeout S] [--] CMD..."
+HELP = f"""{USAGE}
+
+Run one build step, CMD, through the spraycc server of this workspace (the nearest
+.spraycc_server above the current directory): compile steps run on an executor, everything
+spraycc cannot fully account for (links, archives, unknown flags) runs here. With no server
+the step runs here, with one warning per build (SPRAYCC_FALLBACK=error: exit status 69).
+
+spraycc's options come before CMD; they end at the first word that does not start with '-',
+or at '--'. Everything after belongs to CMD, its own --help included.
+  -v, --verbose    say where the step ran and why (also SPRAYCC_VERBOSE=1)
+  --local          run CMD here, whatever it is
+  --remote         run CMD on an executor on your word: same directory and environment, no
+                   stdin, output streamed as it runs, exit status passed through
+  --output PATH    with --remote: a file CMD writes; it comes back and is written at PATH
+                   atomically (repeatable; see docs/anycmd.md)
+  --timeout S      kill CMD after S seconds on the executor (0: no limit; default: the
+                   server's task_timeout)
+  -h, --help       print this help and exit
+Other commands: `spraycc --help`."""
+
+
+class HelpWanted(Exception):
+    """-h/--help among spraycc's own options: the caller prints its help and exits 0."""
 
 
 class Interrupted(BaseException):
@@ -77,7 +99,7 @@ def parse(args: list[str]) -> tuple[Options, list[str]]:
                 if not opts.timeout >= 0:  # also rejects nan
                     raise ValueError(f"--timeout needs seconds (0: no limit), not {value!r}")
         elif arg in ("-h", "--help"):
-            raise ValueError(USAGE)
+            raise HelpWanted
         else:
             raise ValueError(f"unknown option {arg} (spraycc's options come before the command)")
     return opts, args[i:]
@@ -552,11 +574,14 @@ def main(args: list[str]) -> int:
         _signal.signal(sig, _on_signal)
     try:
         opts, argv = parse(args)
+    except HelpWanted:
+        _write_all(1, HELP.encode() + b"\n")
+        return 0
     except ValueError as exc:
-        say(str(exc))
+        say(f"{exc} (see `spraycc run --help`)")
         return 2
     if not argv:
-        say("no command given\n" + USAGE)
+        say(f"no command given\n{USAGE}\n(`spraycc run --help` explains the options)")
         return 2
     try:
         return _main(opts, argv)

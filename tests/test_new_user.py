@@ -4,11 +4,11 @@ fresh venv (see `newuser`), a fresh HOME, a working directory outside the checko
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 from newuser import ROOT, NewUser
 
+from spraycc import __version__
 from spraycc.userinit import SAMPLE_SPRAYCC, SCHEDULERS
 
 # ---- the conf/ samples are in the wheel -----------------------------------------------------
@@ -30,3 +30,54 @@ def test_init_writes_every_sample_from_the_wheel(new_user: NewUser, scheduler: s
     want = (ROOT / "conf" / f"{scheduler}.toml").read_text()
     assert dest.read_text() == want.replace(SAMPLE_SPRAYCC, new_user.spraycc)
     assert tomllib.loads(dest.read_text()).get("scheduler") == scheduler
+
+
+# ---- the conventions of ccache, sccache and distcc ------------------------------------------
+
+COMMANDS = ("server", "exec", "run", "explain", "status", "stop", "init", "history", "stats",
+            "version")
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_flag(new_user: NewUser, flag: str) -> None:
+    r = new_user.run(flag)
+    assert (r.returncode, r.stdout.decode(), r.stderr) == (0, f"{__version__}\n", b"")
+
+
+def test_run_help_is_one_usage_that_explains_the_options(new_user: NewUser) -> None:
+    for flag in ("--help", "-h"):
+        r = new_user.run("run", flag)
+        assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
+        out = r.stdout.decode()
+        assert out.count("usage:") == 1 and out.startswith("usage: spraycc run "), out
+        for option in ("--local", "--remote", "--output PATH", "--timeout S", "-v, --verbose"):
+            assert f"\n  {option} " in out, (option, out)
+    # After the command, --help is the command's own.
+    r = new_user.run("run", "--local", "sh", "-c", 'echo "$1"', "sh", "--help")
+    assert (r.returncode, r.stdout) == (0, b"--help\n")
+
+
+def test_explain_help_is_its_own(new_user: NewUser) -> None:
+    r = new_user.run("explain", "--help")
+    assert r.returncode == 0 and r.stderr == b""
+    out = r.stdout.decode()
+    assert out.startswith("usage: spraycc explain ") and "spraycc run [" not in out, out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_exits_0_and_shows_no_type_for_flags(new_user: NewUser, command: str) -> None:
+    r = new_user.run(command, "--help")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout and b"<bool>" not in r.stdout, r.stdout.decode()
+
+
+def test_shell_completion(new_user: NewUser) -> None:
+    r = new_user.run("--show-completion", "bash")
+    assert r.returncode == 0 and b"_SPRAYCC_COMPLETE" in r.stdout, r.stdout.decode()
+    # What bash asks when the user types `spraycc st<TAB>`.
+    r = new_user.run(env=dict(new_user.env, COMP_WORDS="spraycc st", COMP_CWORD="1",
+                              _SPRAYCC_COMPLETE="complete_bash"))
+    assert r.returncode == 0 and r.stdout.split() == [b"stats", b"status", b"stop"], r
+    r = new_user.run(env=dict(new_user.env, COMP_WORDS="spraycc history --ma", COMP_CWORD="2",
+                              _SPRAYCC_COMPLETE="complete_bash"))
+    assert r.stdout.split() == [b"--match"], r

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,7 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
     for name, value in data.items():
         key = KEYS.get(name)
         if key is None:
-            known = ", ".join(sorted(KEYS))
-            raise ConfigError(f"{where}: unknown key '{name}' (known keys: {known})")
+            raise ConfigError(f"{where}: unknown key {unknown(name, KEYS)}")
         if name == "rule":
             values[name] = validate_rules(value, where)
             continue
@@ -144,6 +144,17 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
 RULE_KEYS = ("match", "regex", "where")
 
 
+def unknown(name: str, known: Iterable[str], table: str = "") -> str:
+    """`'name' (did you mean 'nearest'?)` for a misspelt key, else the list of known keys."""
+    import difflib
+
+    shown = f"'{table}.{name}'" if table else f"'{name}'"
+    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    if near:
+        return f"{shown} (did you mean '{near[0]}'?)"
+    return f"{shown} (known keys: {', '.join(sorted(known))})"
+
+
 def validate_rules(value: Any, where: str) -> list[dict[str, str]]:
     """`[[rule]]` tables: each has `where` ("remote" or "local") and exactly one of `match`
     (a glob over the command line) or `regex`. Errors name the file and `rule[N].key`."""
@@ -158,8 +169,7 @@ def validate_rules(value: Any, where: str) -> list[dict[str, str]]:
                               f"where, not {rule!r}")
         for key, item in rule.items():
             if key not in RULE_KEYS:
-                raise ConfigError(f"{where}: unknown key '{name}.{key}' (known keys: "
-                                  f"{', '.join(RULE_KEYS)})")
+                raise ConfigError(f"{where}: unknown key {unknown(key, RULE_KEYS, name)}")
             if not isinstance(item, str) or not item:
                 raise ConfigError(f"{where}: key '{name}.{key}' must be a non-empty string, "
                                   f"not {item!r}")

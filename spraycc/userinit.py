@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spraycc import masquerade, serverfile
-from spraycc.errors import SprayError
+from spraycc.errors import ConfigError, SprayError
 
 SCHEDULERS = ("slurm", "lsf", "pbs", "sge", "openlava", "local")
 SAMPLE_SPRAYCC = "/opt/spraycc/bin/spraycc"  # the placeholder path in conf/*.toml
@@ -54,17 +54,37 @@ def spraycc_executable() -> Path:
 
 
 def config_candidates(workspace: Path) -> list[tuple[Path, str]]:
-    """Config files in lookup order with their state: in use, shadowed or absent."""
-    from spraycc.config import candidates
+    """Config files in lookup order with their state, each one loaded and validated: "in use"
+    (the first one present: the one a server here reads), "shadowed by the one above",
+    "absent", and for a file that does not load, "invalid: <why>"."""
+    from spraycc.config import candidates, parse
 
     out, used = [], False
+    explicit = os.environ.get("SPRAYCC_CONFIG")
     for path in candidates(workspace):
-        if path.is_file():
-            out.append((path, "shadowed by the one above" if used else "in use"))
-            used = True
-        else:
-            out.append((path, "absent"))
+        if not path.is_file():
+            named = explicit and str(path) == explicit and not used
+            out.append((path, "invalid: SPRAYCC_CONFIG names it, but it does not exist"
+                        if named else "absent"))
+            used = used or bool(named)
+            continue
+        state = "shadowed by the one above" if used else "in use"
+        try:
+            parse(path)
+        except ConfigError as exc:
+            why = str(exc).removeprefix(f"{path}: ")
+            state = f"{state}; invalid: {why}" if used else f"invalid: {why}"
+        out.append((path, state))
+        used = True
     return out
+
+
+def config_in_use_error(rows: list[tuple[Path, str]]) -> str | None:
+    """Why no server could start here with these config files (None: it could)."""
+    for path, state in rows:
+        if state.startswith("invalid: "):
+            return f"{path}: {state.removeprefix('invalid: ')}"
+    return None
 
 
 def paths(workspace: Path, log_file: Path) -> list[tuple[str, str]]:
@@ -172,7 +192,11 @@ def run(workspace: Path, *, log_file: Path, scheduler: str | None, config: Path 
     say("paths spraycc uses (config files in lookup order, the first present one is read):")
     for label, where in paths(workspace, log_file):
         say(f"  {label:<12} {where}")
-    if scheduler is None and not any(s == "in use" for _, s in config_candidates(workspace)):
+    configs = config_candidates(workspace)
+    broken = config_in_use_error(configs)
+    if broken is not None:
+        raise ConfigError(f"{broken} (`spraycc server` refuses to start until it is fixed)")
+    if scheduler is None and not any(s.startswith("in use") for _, s in configs):
         found = detect_scheduler()
         hint = f" ({found[1]})" if found else ""
         say(f"no config file: spraycc uses local executors. For a cluster, write a starter "

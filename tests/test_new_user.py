@@ -81,3 +81,44 @@ def test_shell_completion(new_user: NewUser) -> None:
     r = new_user.run(env=dict(new_user.env, COMP_WORDS="spraycc history --ma", COMP_CWORD="2",
                               _SPRAYCC_COMPLETE="complete_bash"))
     assert r.stdout.split() == [b"--match"], r
+
+
+# ---- spraycc init checks the config ---------------------------------------------------------
+
+
+def config_rows(out: bytes) -> dict[str, str]:
+    """`config (N)` rows of `spraycc init`: path -> state."""
+    rows = {}
+    for line in out.decode().splitlines():
+        if line.strip().startswith("config ("):
+            path, _, state = line.split(")", 1)[1].strip().partition("  [")
+            rows[path] = state.removesuffix("]")
+    return rows
+
+
+def test_init_validates_every_config_it_finds(new_user: NewUser) -> None:
+    home_cfg = new_user.home / ".spraycc"
+    home_cfg.write_text('start_cmdd = "sbatch"\n')
+    r = new_user.run("init")
+    assert r.returncode == 2 and b"Traceback" not in r.stderr
+    why = "unknown key 'start_cmdd' (did you mean 'start_cmd'?)"
+    assert config_rows(r.stdout)[str(home_cfg)] == f"invalid: {why}"
+    assert r.stderr.decode().splitlines() == [
+        f"spraycc: {home_cfg}: {why} (`spraycc server` refuses to start until it is fixed)"]
+    # The same words wherever a config is loaded.
+    for command in (["server"], ["history"]):
+        r = new_user.run(*command, timeout=30)
+        assert r.returncode == 2 and r.stderr.decode().splitlines() == [
+            f"spraycc: {home_cfg}: {why}"], r.stderr.decode()
+    # A valid workspace config shadows the broken one: init says both, and succeeds.
+    ws_cfg = new_user.cwd / ".spraycc"
+    ws_cfg.write_text("max_count = 4\n")
+    r = new_user.run("init")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = config_rows(r.stdout)
+    assert rows[str(ws_cfg)] == "in use"
+    assert rows[str(home_cfg)] == f"shadowed by the one above; invalid: {why}"
+    ws_cfg.write_text("max_count = 0\n")
+    r = new_user.run("init")
+    assert r.returncode == 2
+    assert config_rows(r.stdout)[str(ws_cfg)] == "invalid: key 'max_count' must be >= 1, not 0"

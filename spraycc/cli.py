@@ -52,22 +52,26 @@ def _options(
 
 
 def setup_logging(verbose: bool, logfile: Path | None = None) -> None:
-    """Terminal lines prefixed `spraycc:` on stderr; optionally a rotating log file too."""
+    """Terminal lines prefixed `spraycc:` on stderr; optionally a rotating log file too, private
+    to the user (docs/usage.md, "Logs"). Every line passes through `logprivacy.LogFilter`: no
+    secret reaches either, and file lines carry the server's session id."""
+    from spraycc.logprivacy import LogFilter, PrivateLogHandler
+
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     term = logging.StreamHandler(sys.stderr)
     term.setFormatter(logging.Formatter("spraycc: %(message)s"))
+    term.addFilter(LogFilter())
     root.addHandler(term)
     if logfile is not None:
         try:
-            logfile.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                logfile, maxBytes=5_000_000, backupCount=3)
+            handler = PrivateLogHandler(logfile, max_bytes=5_000_000, backups=3)
         except OSError as exc:
             log.warning("cannot write the log file %s: %s", logfile, exc)
             return
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s "
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(session)s %(name)s "
                                                "%(levelname)s %(message)s"))
+        handler.addFilter(LogFilter())
         handler.setLevel(logging.DEBUG)
         root.addHandler(handler)
         root.setLevel(logging.DEBUG)
@@ -100,6 +104,7 @@ def server(
     from spraycc import config
     from spraycc import server as srv
     from spraycc.errors import ConfigError
+    from spraycc.logprivacy import scrub
 
     setup_logging(verbose, log_path())
     workspace = Path(os.getcwd())
@@ -111,8 +116,9 @@ def server(
             raise ConfigError(f"{cfg.source or 'config'}: --alt/--both need alt_start_cmd")
         if both and not cfg.start_cmd:
             raise ConfigError(f"{cfg.source or 'config'}: --both needs start_cmd as well")
+        # scrub: the start command the server announces carries the access code
         code = srv.run(workspace, cfg, srv.Options(alt, both, cpus, loopback),
-                       lambda line: typer.echo(f"spraycc: {line}", err=True))
+                       lambda line: typer.echo(f"spraycc: {scrub(line)}", err=True))
     except ConfigError as exc:
         raise fail(exc, 2) from None
     except SprayError as exc:

@@ -27,7 +27,7 @@ from typing import Any
 
 import zmq
 
-from spraycc import auth, keys, rules, serverfile
+from spraycc import auth, keys, logprivacy, rules, serverfile
 from spraycc import protocol as p
 from spraycc.broker import Broker, Hooks
 from spraycc.cluster import Pool, Supply
@@ -113,6 +113,9 @@ class Server:
         self.opts = opts or Options()
         self.clock = clock
         self.code = secrets.token_hex(16)
+        logprivacy.hide(self.code)  # never on a terminal or in a log (docs/security.md)
+        self.session = secrets.token_hex(4)  # tags this session's lines in the shared log
+        logprivacy.tag_session(self.session)
         self.ctx = zmq.Context()
         self.transport = RouterTransport(self.ctx)
         self.rundir = Path(tempfile.mkdtemp(prefix="spraycc-"))  # 0700: private ipc socket
@@ -155,6 +158,8 @@ class Server:
 
     def start(self) -> None:
         """Bind, claim the workspace (refusing a second live server), prepare executors."""
+        log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
+                 os.getpid(), os.uname().nodename)
         self.fd_limit = raise_fd_limit()
         userkey, created = keys.ensure()
         if created:

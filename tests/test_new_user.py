@@ -3,7 +3,9 @@ fresh venv (see `newuser`), a fresh HOME, a working directory outside the checko
 
 from __future__ import annotations
 
+import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from newuser import ROOT, NewUser
@@ -122,3 +124,40 @@ def test_init_validates_every_config_it_finds(new_user: NewUser) -> None:
     r = new_user.run("init")
     assert r.returncode == 2
     assert config_rows(r.stdout)[str(ws_cfg)] == "invalid: key 'max_count' must be >= 1, not 0"
+
+
+# ---- logs are private and hold no secret ----------------------------------------------------
+
+
+def read_code(server_file: Path) -> str:
+    fields = dict(line.split("=", 1) for line in server_file.read_text().splitlines())
+    return fields["code"]
+
+
+@pytest.mark.timeout(90)
+def test_log_is_private_and_holds_no_access_code(new_user: NewUser) -> None:
+    # An older spraycc left the log world-readable in a world-readable directory.
+    new_user.log_file.parent.mkdir(parents=True)
+    new_user.log_file.parent.chmod(0o755)
+    new_user.log_file.write_text("old line\n")
+    new_user.log_file.chmod(0o644)
+    (new_user.cwd / "a.c").write_text("int a;\n")
+    with new_user.serving(new_user.cwd, "-v") as srv:
+        code = read_code(srv.server_file)
+        r = new_user.run("run", "-v", "gcc", "-c", "a.c", "-o", "a.o")
+        assert r.returncode == 0 and b"ran on " in r.stderr, r.stderr.decode()
+        assert (new_user.log_file.stat().st_mode & 0o777) == 0o600
+    terminal = srv.collect()
+    log = new_user.log_file.read_text()
+    assert "--code=<access code>" in terminal and "start command" in terminal
+    assert " DEBUG " in log and "--code=<access code>" in log  # the debug lines were written
+    assert code not in terminal and code not in log and code not in r.stderr.decode()
+    assert (new_user.log_file.parent.stat().st_mode & 0o777) == 0o700
+    assert (new_user.log_file.stat().st_mode & 0o777) == 0o600
+    # Every line this session wrote is tagged with its id, which is named once with the
+    # workspace.
+    ours = log.splitlines()[1:]
+    session = ours[0].split()[3]
+    assert f"session {session}: workspace {new_user.cwd}," in ours[0]
+    stamped = [line for line in ours if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert stamped and all(line.split()[3] == session for line in stamped), ours

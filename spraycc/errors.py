@@ -43,6 +43,11 @@ class ServerExists(SprayError):
     """A live server already serves this workspace. Tell the user where it runs; exit 1."""
 
 
+class WorkspaceUnwritable(SprayError):
+    """The server cannot write its file in the workspace root (read-only, no permission, full),
+    so no runner could find it. Say which file and why; exit 1 with nothing left behind."""
+
+
 class ExecutorLost(SprayError):
     """The executor running a task vanished after output had already been relayed, so the task
     cannot be retried transparently. The runner reports it and exits non-zero."""

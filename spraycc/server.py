@@ -32,7 +32,7 @@ from spraycc import protocol as p
 from spraycc.broker import Broker, Hooks
 from spraycc.cluster import Pool, Supply
 from spraycc.config import Config
-from spraycc.errors import ServerExists
+from spraycc.errors import ServerExists, WorkspaceUnwritable
 from spraycc.history import History, default_directory
 from spraycc.scheduler import resolve_scheduler
 from spraycc.taskqueue import TaskQueue
@@ -158,8 +158,6 @@ class Server:
 
     def start(self) -> None:
         """Bind, claim the workspace (refusing a second live server), prepare executors."""
-        log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
-                 os.getpid(), os.uname().nodename)
         self.fd_limit = raise_fd_limit()
         userkey, created = keys.ensure()
         if created:
@@ -177,6 +175,8 @@ class Server:
         port = self.tcp.rsplit(":", 1)[1]
         self.callme = f"{callback}:{port}"
         self.claim()
+        log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
+                 os.getpid(), os.uname().nodename)
         self.supply = Supply(
             self.make_pools(),
             callme=self.callme,
@@ -270,6 +270,10 @@ class Server:
                 return
             except FileExistsError:
                 self.check_existing()
+            except OSError as exc:
+                raise WorkspaceUnwritable(
+                    f"cannot write {self.server_file}: {exc.strerror}; a server needs a "
+                    "writable workspace root (runners find it by that file)") from None
         raise ServerExists(f"could not claim {self.server_file}")
 
     def check_existing(self) -> None:

@@ -84,11 +84,11 @@ def create(path: str, fields: dict[str, str]) -> None:
     body = "".join(f"{k}={v}\n" for k, v in fields.items())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, body.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            os.write(fd, body.encode(errors="surrogateescape"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.link(tmp, path)
     finally:
         os.unlink(tmp)

@@ -3,7 +3,10 @@ fresh venv (see `newuser`), a fresh HOME, a working directory outside the checko
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -157,7 +160,32 @@ def test_log_is_private_and_holds_no_access_code(new_user: NewUser) -> None:
     # Every line this session wrote is tagged with its id, which is named once with the
     # workspace.
     ours = log.splitlines()[1:]
-    session = ours[0].split()[3]
-    assert f"session {session}: workspace {new_user.cwd}," in ours[0]
+    named = [line for line in ours if f": workspace {new_user.cwd}," in line]
+    session = named[0].split()[3]
+    assert len(named) == 1 and f"session {session}: workspace" in named[0], ours
     stamped = [line for line in ours if re.match(r"\d{4}-\d\d-\d\d ", line)]
     assert stamped and all(line.split()[3] == session for line in stamped), ours
+
+
+# ---- a read-only workspace ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_server_in_a_read_only_workspace(new_user: NewUser) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a private read-only bind mount")
+    assert new_user.run("init").returncode == 0  # the user key exists: one line to expect
+    ws = new_user.cwd
+    tmp = new_user.home / "tmp"  # the server's run directory (private ipc socket) goes here
+    tmp.mkdir()
+    # The workspace read-only in a mount namespace of the server's own (gone when it exits).
+    script = ('mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && cd "$1" && '
+              'exec "$2" server')
+    r = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(ws),
+                        new_user.spraycc], env=dict(new_user.env, TMPDIR=str(tmp)),
+                       capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and r.stdout == b""
+    assert r.stderr.decode().splitlines() == [
+        f"spraycc: cannot write {ws / '.spraycc_server'}: Read-only file system; a server "
+        "needs a writable workspace root (runners find it by that file)"]
+    assert os.listdir(ws) == [] and os.listdir(tmp) == []  # nothing left behind

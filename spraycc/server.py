@@ -27,7 +27,7 @@ from typing import Any
 
 import zmq
 
-from spraycc import auth, keys, logprivacy, rules, serverfile
+from spraycc import auth, keys, logprivacy, rules, serverfile, serverwatch
 from spraycc import protocol as p
 from spraycc.broker import Broker, Hooks
 from spraycc.cluster import Pool, Supply
@@ -121,7 +121,10 @@ class Server:
         self.rundir = Path(tempfile.mkdtemp(prefix="spraycc-"))  # 0700: private ipc socket
         self.server_file = str(workspace / serverfile.NAME)
         self.wrote_file = False
+        self.file_watch: serverwatch.FileWatch | None = None  # keeps the file in place
+        self.file_checked = clock()
         self.stop_reason = ""
+        self.exit_code = 0
         self.started = clock()
         self.idle_since = clock()
         self.last_status = 0.0
@@ -177,6 +180,11 @@ class Server:
         self.claim()
         log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
                  os.getpid(), os.uname().nodename)
+        outer = serverwatch.enclosing_server(str(self.workspace))
+        if outer is not None and _alive(outer):
+            log.warning("a server (pid %d on %s) serves the enclosing workspace %s: runners "
+                        "below %s use this one instead (the nearest %s wins)", outer.pid,
+                        outer.host, os.path.dirname(outer.path), self.workspace, serverfile.NAME)
         self.supply = Supply(
             self.make_pools(),
             callme=self.callme,
@@ -267,6 +275,7 @@ class Server:
             try:
                 serverfile.create(self.server_file, fields)
                 self.wrote_file = True
+                self.file_watch = serverwatch.FileWatch(self.server_file, fields, _alive)
                 return
             except FileExistsError:
                 self.check_existing()
@@ -322,7 +331,7 @@ class Server:
             os.close(wake_r)
             os.close(wake_w)
             self.shutdown()
-        return 0
+        return self.exit_code
 
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop_reason = f"signal {signal.Signals(signum).name}"
@@ -359,6 +368,13 @@ class Server:
             log.info("executors are connected again: tasks run remotely")
         self.sample_rate(now)
         self.report(now)
+        if self.file_watch is not None and now - self.file_checked >= serverwatch.CHECK_INTERVAL:
+            self.file_checked = now
+            replaced = self.file_watch.check()
+            if replaced:
+                log.warning("%s: stopping", replaced)
+                self.stop_reason = replaced
+                self.exit_code = 1
         if now - self.history_flushed >= HISTORY_FLUSH:
             self.history_flushed = now
             self.history.flush()

@@ -79,6 +79,26 @@ def read(path: str) -> ServerInfo:
 
 def create(path: str, fields: dict[str, str]) -> None:
     """Write the server file atomically, mode 0600; FileExistsError if one is already there."""
+    tmp = _write_temp(path, fields)
+    try:
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+
+
+def replace(path: str, fields: dict[str, str]) -> None:
+    """Write the server file atomically over whatever is at `path` (the server restoring its
+    own file)."""
+    tmp = _write_temp(path, fields)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _write_temp(path: str, fields: dict[str, str]) -> str:
+    """The file's contents in a private temp file beside `path`, synced; its name."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{NAME}.{os.getpid()}.tmp")
     body = "".join(f"{k}={v}\n" for k, v in fields.items())
@@ -89,9 +109,10 @@ def create(path: str, fields: dict[str, str]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.link(tmp, path)
-    finally:
+    except BaseException:
         os.unlink(tmp)
+        raise
+    return tmp
 
 
 def remove(path: str, code: str) -> None:

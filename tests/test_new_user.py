@@ -189,3 +189,55 @@ def test_server_in_a_read_only_workspace(new_user: NewUser) -> None:
         f"spraycc: cannot write {ws / '.spraycc_server'}: Read-only file system; a server "
         "needs a writable workspace root (runners find it by that file)"]
     assert os.listdir(ws) == [] and os.listdir(tmp) == []  # nothing left behind
+
+
+# ---- the server keeps its file ---------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_server_rewrites_its_removed_or_altered_file(new_user: NewUser) -> None:
+    with new_user.serving(new_user.cwd) as srv:
+        ours = srv.server_file.read_bytes()
+        srv.server_file.unlink()
+        srv.read_until(f"{srv.server_file} was removed: wrote it again")
+        assert srv.server_file.read_bytes() == ours
+        assert (srv.server_file.stat().st_mode & 0o777) == 0o600
+        r = new_user.run("status", "--once")
+        assert r.returncode == 0 and b"spraycc status" in r.stdout, r.stderr.decode()
+        srv.server_file.write_text("garbage\n")  # in place: same file, other contents
+        srv.read_until(f"{srv.server_file} was changed by someone else: put this server's back")
+        assert srv.server_file.read_bytes() == ours
+        assert srv.proc.poll() is None
+
+
+@pytest.mark.timeout(90)
+def test_server_replaced_by_another_servers_file_exits(new_user: NewUser) -> None:
+    with new_user.serving(new_user.cwd) as srv:
+        # Another live server's file (this test process stands for it): it owns the
+        # workspace from now on.
+        other = (f"pid={os.getpid()}\nhost={os.uname().nodename}\ncode=other\n"
+                 "ipc=ipc:///nonexistent/s\n")
+        tmp = new_user.cwd / "other"
+        tmp.write_text(other)
+        tmp.rename(srv.server_file)
+        assert srv.proc.wait(timeout=30) == 1
+        out = srv.collect()
+    assert (f"{srv.server_file} now names another server (pid {os.getpid()} on "
+            f"{os.uname().nodename}), which runners use from now on: stopping") in out
+    assert "shutting down" in out and "summary:" in out  # the orderly exit
+    assert srv.server_file.read_text() == other  # not removed: not ours
+
+
+@pytest.mark.timeout(90)
+def test_server_in_a_subdirectory_of_a_served_workspace_warns(new_user: NewUser) -> None:
+    sub = new_user.cwd / "lib" / "sub"
+    sub.mkdir(parents=True)
+    with new_user.serving(new_user.cwd) as outer, new_user.serving(sub) as inner:
+        pid = outer.proc.pid
+        line = inner.read_until("serves the enclosing workspace")
+        assert line == (f"spraycc: a server (pid {pid} on {os.uname().nodename}) serves the "
+                        f"enclosing workspace {new_user.cwd}: runners below {sub} use this one "
+                        "instead (the nearest .spraycc_server wins)")
+    with new_user.serving(new_user.cwd) as alone:
+        pass
+    assert "enclosing workspace" not in alone.collect()

@@ -37,7 +37,9 @@ KEYS: dict[str, Key] = {
     "max_count": Key((int,), 200, minimum=1),
     "keep_pending": Key((int,), 3, minimum=0),
     "release_delay": Key((int, float), 30.0, minimum=0),
-    "idle_shutdown_after": Key((int, float), 60.0, minimum=0),
+    # An idle server holds no executor (they go after release_delay) and costs nothing, while
+    # one that has gone makes the next build run locally: it waits out a working day's pauses.
+    "idle_shutdown_after": Key((int, float), 8 * 3600.0, minimum=0),
     "local_count": Key((int, str), "auto", minimum=0),
     "local_slots": Key((int, str), "auto", minimum=1),
     "pending_timeout": Key((int, float), 300.0, minimum=1),

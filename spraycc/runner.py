@@ -605,11 +605,11 @@ def _main(opts: Options, argv: list[str]) -> int:
     if info is None:
         reason = (f"no server ({serverfile.NAME} not found in {cwd} or above); "
                   "start one with `spraycc server` in the workspace root")
-        return unavailable(argv, reason, fallback)
+        return unavailable(argv, reason, fallback, opts.verbose)
     try:
         status = submit(info, decision, opts, cwd, placement.forced)
     except ServerUnavailable as exc:
-        return unavailable(argv, str(exc), fallback)
+        return unavailable(argv, str(exc), fallback, opts.verbose)
     except Refused as exc:
         return refused(argv, str(exc), fallback, opts.verbose)
     except ExecutorLost as exc:
@@ -632,11 +632,19 @@ def refused(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:
     return EX_UNAVAILABLE
 
 
-def unavailable(argv: list[str], reason: str, fallback: str) -> int:
+def unavailable(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:
+    """No server to be had: run the step here, saying why once per build (every step with
+    -v), or fail it when fallback is switched off."""
     if fallback == "error":
         say(f"{reason} (SPRAYCC_FALLBACK=error: not running it locally)")
         return EX_UNAVAILABLE
-    say(f"{reason}; running locally")
+    from spraycc import notice  # only on this path: a step that reaches its server never pays
+
+    if verbose:
+        say(f"{reason}; running locally")
+    elif notice.first_in_build("unavailable"):
+        say(f"{reason}; running locally (said once per build; -v or SPRAYCC_VERBOSE=1: "
+            "for every step)")
     return run_local(argv, None, False)
 
 

@@ -582,6 +582,13 @@ def _alive(info: serverfile.ServerInfo) -> bool:
     return True  # another host: we cannot tell, so do not steal the workspace
 
 
+def _duration(seconds: float) -> str:
+    """8 h, 90 min, 45 s."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 512):
@@ -609,7 +616,8 @@ def run(workspace: Path, cfg: Config, opts: Options, announce: Callable[[str], N
         server.rundir.rmdir()
         raise
     announce(f"server: {server.tcp} (local runners: {server.ipc})")
-    announce(f"config: {cfg.source or 'defaults (no config file)'}")
+    announce(f"config: {cfg.source or 'defaults (no config file)'}; exits after "
+             f"{_duration(float(cfg.idle_shutdown_after))} with nothing to do")
     assert server.supply is not None
     for pool in server.supply.pools:
         announce(f"start command ({pool.name}, up to {pool.limit}): {pool.cmd} exec "

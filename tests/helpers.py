@@ -42,6 +42,7 @@ def base_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     home = tmp / "home"
     home.mkdir(exist_ok=True)
+    (home / ".run").mkdir(mode=0o700, exist_ok=True)
     env.update(
         HOME=str(home),
         SPRAYCC_HISTORY=str(home / "history"),
@@ -49,6 +50,7 @@ def base_env(tmp: Path, **extra: str) -> dict[str, str]:
         XDG_STATE_HOME=str(home / ".state"),
         XDG_DATA_HOME=str(home / ".data"),
         XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_RUNTIME_DIR=str(home / ".run"),  # the runners' once-per-build stamps
         PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}",
     )
     env.pop("SPRAYCC_CONFIG", None)

@@ -41,7 +41,7 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     cfg = config.load(tmp_path)
     assert cfg.source is None
     assert cfg.initial_count == 5 and cfg.max_count == 200 and cfg.keep_pending == 3
-    assert cfg.release_delay == 30 and cfg.idle_shutdown_after == 60
+    assert cfg.release_delay == 30 and cfg.idle_shutdown_after == 8 * 3600
     assert cfg.local_count_for(8) == 8
 
 

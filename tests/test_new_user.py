@@ -3,14 +3,17 @@ fresh venv (see `newuser`), a fresh HOME, a working directory outside the checko
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import executor_pids, wait_for
 from newuser import ROOT, NewUser
 
 from spraycc import __version__
@@ -241,3 +244,78 @@ def test_server_in_a_subdirectory_of_a_served_workspace_warns(new_user: NewUser)
     with new_user.serving(new_user.cwd) as alone:
         pass
     assert "enclosing workspace" not in alone.collect()
+
+
+# ---- an idle server, and a build without one ------------------------------------------------
+
+MAKEFILE = """\
+SRCS := $(wildcard src/*.c)
+OBJS := $(SRCS:src/%.c=obj/%.o)
+all: $(OBJS)
+obj/%.o: src/%.c
+\t@mkdir -p obj
+\t$(CC) -c $< -o $@
+clean:
+\trm -rf obj
+"""
+
+
+def small_tree(root: Path, files: int = 21) -> Path:
+    (root / "src").mkdir(parents=True)
+    for i in range(files):
+        (root / "src" / f"f{i}.c").write_text(f"int f{i}(void) {{ return {i}; }}\n")
+    (root / "Makefile").write_text(MAKEFILE)
+    return root
+
+
+def make(user: NewUser, root: Path, *args: str, env: dict[str, str] | None = None,
+         ) -> subprocess.CompletedProcess[bytes]:
+    r = subprocess.run(["make", "-s", "-j4", f"CC={user.spraycc} run gcc", *args], cwd=root,
+                       env=env or user.env, capture_output=True, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr.decode()
+    return r
+
+
+@pytest.mark.timeout(300)
+def test_no_server_warning_once_per_build(new_user: NewUser) -> None:
+    tree = small_tree(new_user.cwd / "proj")
+    r = make(new_user, tree)
+    assert len(list((tree / "obj").glob("*.o"))) == 21
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and "no server" in lines[0] and "once per build" in lines[0], lines
+    stamps = Path(new_user.env["XDG_RUNTIME_DIR"]) / "spraycc"
+    assert (stamps.stat().st_mode & 0o777) == 0o700
+    # The next build, after a pause longer than a build's gaps: one line again.
+    for stamp in stamps.iterdir():
+        os.utime(stamp, (time.time() - 120, time.time() - 120))
+    make(new_user, tree, "clean")
+    assert make(new_user, tree).stderr.decode().count("\n") == 1
+    # -v: every step says it.
+    make(new_user, tree, "clean")
+    r = make(new_user, tree, env=dict(new_user.env, SPRAYCC_VERBOSE="1"))
+    assert r.stderr.decode().count("no server") == 21
+
+
+@pytest.mark.timeout(120)
+def test_idle_server_stays_for_hours_and_holds_no_executors(new_user: NewUser) -> None:
+    tree = small_tree(new_user.cwd / "proj", files=4)
+    # A cluster start command whose job never starts (it only prints a Slurm job id), a
+    # local executor that runs the build meanwhile, and a short release_delay.
+    cancelled = new_user.home / "cancelled"
+    (tree / ".spraycc").write_text(
+        'start_cmd = "echo Submitted batch job 4242 #"\nscheduler = "slurm"\n'
+        f'cancel_cmd = "sh -c \'echo \\"$@\\" >> {cancelled}\' scancel"\n'
+        "local_count = 1\ninitial_count = 1\nrelease_delay = 1\n")
+    with new_user.serving(tree, "--loopback") as srv:
+        assert "exits after 8 h with nothing to do" in srv.read_until("config: ")
+        r = make(new_user, tree, env=dict(new_user.env, SPRAYCC_VERBOSE="1"))
+        assert r.stderr.decode().count("ran on ") == 4, r.stderr.decode()
+        srv.read_until("releasing idle executor")
+        srv.read_until("withdrawing 1 pending executor(s) of pool 'start'")
+        wait_for(lambda: not executor_pids(srv.proc.pid), 15, "the local executor to exit")
+        wait_for(lambda: cancelled.exists() and cancelled.read_text() == "4242\n", 15,
+                 "the pending job to be cancelled")
+        snap = json.loads(new_user.run("status", "--json", cwd=tree).stdout)
+        assert snap["executors"] == 0 and snap["pending_executors"] == 0
+        assert srv.proc.poll() is None  # still there for the next build

@@ -10,6 +10,7 @@ used first. Heavy bulk frames (task bodies, output and file chunks) are relayed 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 from spraycc import protocol as p
 from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
+from spraycc.taskkey import printable
 from spraycc.taskqueue import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -411,16 +413,18 @@ class Broker:
     # -------------------------------------------------------------------------- runners
 
     def on_submit(self, peer: bytes, msg: p.Submit, body: Any, now: float) -> None:
-        task = TaskState(self._next_task, peer, msg.key, msg.name, msg.flags, body, now)
-        task.expected = self.queue.estimate(msg.key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        # Key and name are bytes on the wire (file names); str from here on, losslessly.
+        key, name = os.fsdecode(msg.key), os.fsdecode(msg.name)
+        task = TaskState(self._next_task, peer, key, name, msg.flags, body, now)
+        task.expected = self.queue.estimate(key, bool(msg.flags & p.FLAG_DEPENDENCY))
         self._next_task += 1
         if self.stopping:
             self._send(peer, p.Fail("the server is stopping", True))
             return
         self.tasks[task.id] = task
-        self.runners[peer] = RunnerState(peer, now, task=task.id, name=msg.name, started=now)
+        self.runners[peer] = RunnerState(peer, now, task=task.id, name=name, started=now)
         self.counters.submitted += 1
-        self.queue.push(task.id, msg.key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        self.queue.push(task.id, key, bool(msg.flags & p.FLAG_DEPENDENCY))
         self.dispatch()  # the work first: the executor starts while the runner hears back
         self._send(peer, p.Accepted(task.id, len(self.queue)))
 
@@ -432,7 +436,8 @@ class Broker:
         if self.stopping:  # a draining server takes no new work; the step runs unthrottled
             self._send(peer, p.Fail("the server is stopping", True))
             return
-        self.runners[peer] = RunnerState(peer, now, local=True, name=msg.name, started=now)
+        self.runners[peer] = RunnerState(peer, now, local=True, name=os.fsdecode(msg.name),
+                                         started=now)
         if len(self.local_holders) < self.local_slots:
             self._grant(peer)
         else:
@@ -731,11 +736,11 @@ class Broker:
             "executor_seconds": held,
             "busy_seconds": busy,
             "longest_running": [
-                {"name": t.name, "host": self.executors[t.executor].host
+                {"name": printable(t.name), "host": self.executors[t.executor].host
                  if t.executor in self.executors else "?", "elapsed": now - t.started}
                 for t in running[:10]
             ],
-            "slowest": [{"name": name, "host": host, "elapsed": seconds}
+            "slowest": [{"name": printable(name), "host": host, "elapsed": seconds}
                         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
             "stopping": self.stopping,
         }

@@ -25,6 +25,7 @@ import zmq
 from spraycc import auth, keys
 from spraycc import protocol as p
 from spraycc.errors import ProtocolError, SprayError
+from spraycc.taskkey import printable
 from spraycc.transport import curve_dealer, dealer
 
 log = logging.getLogger(__name__)
@@ -244,10 +245,13 @@ class Executor:
         self.step = step
         try:
             for rel in body.outputs:
-                os.makedirs(os.path.dirname(os.path.join(workdir, rel)), exist_ok=True)
+                os.makedirs(os.path.dirname(os.path.join(os.fsencode(workdir), rel)),
+                            exist_ok=True)
             self.spawn(step)
         except OSError as exc:
-            step.error = f"cannot run {os.fsdecode(body.argv[0])} on {self.host}: {exc}"
+            # str fields carry UTF-8 only: a program name that is not becomes escapes
+            step.error = (f"cannot run {printable(os.fsdecode(body.argv[0]))} on {self.host}: "
+                          f"{printable(str(exc))}")
             self.finish(step)
 
     def spawn(self, step: Step) -> None:
@@ -333,8 +337,9 @@ class Executor:
         if step.cancelled or step.error or step.status is None:
             return
         chunk = step.body.chunk
+        workdir = os.fsencode(step.workdir)
         for index, rel in enumerate(step.body.outputs):
-            path = os.path.join(step.workdir, rel)
+            path = os.path.join(workdir, rel)
             try:
                 f = open(path, "rb")  # noqa: SIM115 - closed below, across yields
             except FileNotFoundError:
@@ -358,7 +363,8 @@ class Executor:
             prog = os.fsdecode(os.path.basename(step.body.argv[0]))
             self.send([p.encode(p.Output(step.task, step.attempt, 2)),
                        f"spraycc: {prog} killed: it ran longer than its time limit of "
-                       f"{step.body.timeout:g} s (task_timeout / --timeout)\n".encode()])
+                       f"{step.body.timeout:g} s (task_timeout / --timeout)\n"
+                       .encode(errors="surrogateescape")])
         elif step.cancelled:
             error = error or "cancelled"
         self.send([p.encode(p.Result(step.task, step.attempt, status, step.elapsed, self.host,

@@ -15,6 +15,8 @@ import logging.handlers
 import os
 from pathlib import Path
 
+from spraycc.taskkey import printable
+
 ACCESS_CODE = "<access code>"
 _secrets: dict[str, str] = {}  # secret -> what is shown instead
 _session = "-"
@@ -41,15 +43,15 @@ def scrub(text: str) -> str:
 
 
 class LogFilter(logging.Filter):
-    """Adds `record.session` and removes secrets from the formatted message."""
+    """Adds `record.session`, removes secrets from the formatted message, and shows bytes of
+    file names that are not UTF-8 as backslash escapes (`taskkey.printable`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.session = _session
-        if _secrets:
-            message = record.getMessage()
-            clean = scrub(message)
-            if clean != message:
-                record.msg, record.args = clean, None
+        message = record.getMessage()
+        clean = printable(scrub(message))
+        if clean != message:
+            record.msg, record.args = clean, None
         return True
 
 

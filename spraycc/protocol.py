@@ -1,4 +1,4 @@
-"""The spraycc wire protocol, version 1: the one contract between runner, server and executor.
+"""The spraycc wire protocol, version 2: the one contract between runner, server and executor.
 
 Roles
 -----
@@ -23,7 +23,7 @@ Messages (sender -> receiver: fields [+ bulk frame])
 cmd      direction            fields                                                    frame 1
 ======== ==================== ========================================================= ========
 READY    executor -> server   code:str, host:str, pid:int, launch:str                    -
-SUBMIT   runner -> server     code:str, key:str, flags:int, name:str                     body
+SUBMIT   runner -> server     code:str, key:bytes, flags:int, name:bytes                 body
 ACCEPTED server -> runner     task:int, queued:int (tasks waiting, after dispatch)       -
 TASK     server -> executor   task:int, attempt:int                                      body
 OUTPUT   executor -> runner   task:int, attempt:int, stream:int (1 stdout, 2 stderr)     bytes
@@ -35,7 +35,7 @@ RETRY    server -> runner     task:int, attempt:int, reason:str                 
 CANCEL   runner -> server     task:int (0: "my task")                                    -
 CANCEL   server -> executor   task:int                                                   -
 FAIL     server -> runner     reason:str, fallback:bool                                  -
-LOCAL    runner -> server     code:str, name:str                                         -
+LOCAL    runner -> server     code:str, name:bytes                                       -
 GRANT    server -> runner     slots:int (the local limit)                                -
 DONE     runner -> server     status:int, elapsed:float                                  -
 HEARTBEAT any -> any          -                                                          -
@@ -51,12 +51,18 @@ id (executor <-> runner of that task), so their headers carry the server's task 
 
 The task body (SUBMIT frame 1, relayed as TASK frame 1) is a msgpack map decoded only by the
 executor: ``cwd`` (bytes), ``argv`` (list of bytes), ``env`` (map bytes -> bytes, the exact
-environment), ``outputs`` (list of str: paths relative to the executor's private temp dir),
+environment), ``outputs`` (list of bytes: paths relative to the executor's private temp dir),
 ``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none), and optionally ``merge``
 (bool, default false: the runner's stdout and stderr are one file, so the step gets a single
 pipe for both and its output is relayed as stream 1, keeping their interleaving exact). A NUL
 byte in an argv element or env value stands for the executor's private temp dir (argv can
 never contain NUL).
+
+Names are bytes wherever they come from the file system or the command line (a file name need
+not be UTF-8): SUBMIT's key (the task's history key, see `taskkey`) and name (its primary
+output, for logs and status), LOCAL's name (the program), and the body's cwd, argv, env and
+outputs, so every step builds whatever its file names. msgpack str fields carry only text
+spraycc makes itself. (Version 1 sent the key and the names as str: UTF-8 only.)
 
 Receiver's rules
 ----------------
@@ -91,7 +97,7 @@ from __future__ import annotations
 from spraycc.errors import ProtocolError, VersionMismatch
 from spraycc.minipack import UnpackError, packb, unpackb
 
-VERSION = 1
+VERSION = 2
 HEARTBEAT_INTERVAL = 1.0  # seconds
 HEARTBEAT_LIVENESS = 5  # intervals of silence before a peer is declared dead
 MAX_HEADER = 64 * 1024  # a header larger than this is garbage
@@ -162,7 +168,7 @@ class Submit(Message):
     FIELDS = ('code', 'key', 'flags', 'name')
     __slots__ = FIELDS
     CMD = Cmd.SUBMIT
-    TYPES = (str, str, int, str)
+    TYPES = (str, bytes, int, bytes)
 
 
 class Accepted(Message):
@@ -232,7 +238,7 @@ class Local(Message):
     FIELDS = ("code", "name")
     __slots__ = FIELDS
     CMD = Cmd.LOCAL
-    TYPES = (str, str)
+    TYPES = (str, bytes)
 
 
 class Grant(Message):
@@ -361,7 +367,7 @@ def pack_body(
     cwd: bytes,
     argv: list[bytes],
     env: dict[bytes, bytes],
-    outputs: list[str],
+    outputs: list[bytes],
     *,
     timeout: float = 0.0,
     merge: bool = False,
@@ -398,7 +404,7 @@ class Body:
             self.argv = [_typed(a, bytes) for a in _typed(raw["argv"], list)]
             env = _typed(raw["env"], dict)
             self.env = {_typed(k, bytes): _typed(v, bytes) for k, v in env.items()}
-            self.outputs = [_typed(o, str) for o in _typed(raw["outputs"], list)]
+            self.outputs = [_typed(o, bytes) for o in _typed(raw["outputs"], list)]
             self.credit = _typed(raw["credit"], int)
             self.chunk = _typed(raw["chunk"], int)
             self.timeout = float(_typed(raw["timeout"], (int, float)))
@@ -408,7 +414,7 @@ class Body:
         if not self.argv or self.credit < 1 or not 1024 <= self.chunk <= 64 * CHUNK:
             raise ProtocolError("task body has an empty argv or bad credit/chunk")
         for rel in self.outputs:
-            if rel.startswith("/") or ".." in rel.split("/") or "\x00" in rel:
+            if rel.startswith(b"/") or b".." in rel.split(b"/") or b"\x00" in rel:
                 raise ProtocolError(f"output path {rel!r} escapes the temp dir")
 
 

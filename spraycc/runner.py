@@ -207,7 +207,7 @@ def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool
     if info is not None:
         try:
             link = Link(connect(info), p.HEARTBEAT_INTERVAL)
-            link.send(p.Local(info.code, argv[0]))
+            link.send(p.Local(info.code, os.fsencode(argv[0])))
             wait_for_grant(link)
         except (ServerUnavailable, ZmtpError, OSError) as exc:
             if verbose:
@@ -437,7 +437,7 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
         os.fsencode(cwd),
         [os.fsencode(a) for a in argv],
         env,
-        [o.collect for o in decision.outputs],
+        [os.fsencode(o.collect) for o in decision.outputs],
         timeout=step_timeout(opts, info),
         merge=same_file(1, 2),
     )
@@ -455,7 +455,7 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
     link = Link(connect(info), float(info.get("heartbeat", "") or p.HEARTBEAT_INTERVAL))
     step = RemoteStep(decision, stream=forced)
     try:
-        link.send(p.Submit(info.code, key, flags, name), body)
+        link.send(p.Submit(info.code, os.fsencode(key), flags, os.fsencode(name)), body)
         return follow(link, step, opts.verbose)
     except (ZmtpClosed, ZmtpError) as exc:
         step.discard()

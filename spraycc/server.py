@@ -35,6 +35,7 @@ from spraycc.config import Config
 from spraycc.errors import ServerExists, WorkspaceUnwritable
 from spraycc.history import History, default_directory
 from spraycc.scheduler import resolve_scheduler
+from spraycc.taskkey import printable
 from spraycc.taskqueue import TaskQueue
 from spraycc.transport import RouterTransport
 
@@ -477,7 +478,7 @@ class Server:
             "remaining_known": known,
             "remaining_tasks": total,
             "pid": os.getpid(),
-            "workspace": str(self.workspace),
+            "workspace": printable(str(self.workspace)),
         }
 
     # --------------------------------------------------------------------------- exiting

@@ -87,6 +87,15 @@ def fnv1a64(text: str) -> int:
     return h
 
 
+def printable(text: str) -> str:
+    """`text` (a key or a path, from file names that need not be UTF-8) as text any output
+    takes: bytes that are not UTF-8 become backslash escapes (`caf\\xe9.o`). For display only;
+    keys themselves keep such bytes (as surrogate escapes, see os.fsdecode)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def split_key(key: str) -> tuple[str, str, str]:
     """(tool, mode, rest) of a key; mode is '' for a key that is not a compile step."""
     tool, _, rest = key.partition(" ")

@@ -26,7 +26,7 @@ def ready(b: Broker, peer: bytes, launch: str = "L") -> None:
 
 
 def submit(b: Broker, peer: bytes, name: str = "a.o", flags: int = 0, body: bytes = b"B") -> None:
-    b.on_message(peer, p.encode(p.Submit(CODE, name, flags, name)), [body])
+    b.on_message(peer, p.encode(p.Submit(CODE, name.encode(), flags, name.encode())), [body])
 
 
 def test_submit_goes_to_idle_executor_with_body(net: Net, broker: Broker) -> None:
@@ -113,7 +113,7 @@ def test_cancel_of_queued_task_drops_it(net: Net, broker: Broker) -> None:
 
 
 def test_wrong_code_and_version_are_refused(net: Net, broker: Broker) -> None:
-    broker.on_message(b"X", p.encode(p.Submit("wrong", "k", 0, "n")), [b"B"])
+    broker.on_message(b"X", p.encode(p.Submit("wrong", b"k", 0, b"n")), [b"B"])
     broker.on_message(b"Y", b"\x94\x07\x02\xa0\xa0", [])  # version 7
     assert isinstance(net.to(b"X")[0], p.Refuse)
     assert "version" in net.to(b"Y")[0].reason
@@ -135,16 +135,16 @@ def test_unknown_peer_non_hello_is_dropped(net: Net, broker: Broker) -> None:
 
 
 def test_local_slots_are_granted_one_at_a_time(net: Net, broker: Broker) -> None:
-    broker.on_message(b"L1", p.encode(p.Local(CODE, "ld")), [])
-    broker.on_message(b"L2", p.encode(p.Local(CODE, "ld")), [])
+    broker.on_message(b"L1", p.encode(p.Local(CODE, b"ld")), [])
+    broker.on_message(b"L2", p.encode(p.Local(CODE, b"ld")), [])
     assert net.to(b"L1") == [p.Grant(1)] and net.to(b"L2") == []
     broker.on_message(b"L1", p.encode(p.Done(0, 1.0)), [])
     assert net.to(b"L2") == [p.Grant(1)]
 
 
 def test_local_slot_holder_that_dies_frees_its_slot(net: Net, broker: Broker) -> None:
-    broker.on_message(b"L1", p.encode(p.Local(CODE, "ld")), [])
-    broker.on_message(b"L2", p.encode(p.Local(CODE, "ld")), [])
+    broker.on_message(b"L1", p.encode(p.Local(CODE, b"ld")), [])
+    broker.on_message(b"L2", p.encode(p.Local(CODE, b"ld")), [])
     net.gone.add(b"L1")
     net.now += 2
     broker.runners[b"L2"].last_seen = net.now

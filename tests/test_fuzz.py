@@ -48,7 +48,7 @@ def valid_headers(code: str) -> list[bytes]:
     them can make the fuzzer an executor, a local-slot holder or a stopper."""
     return [
         p.encode(p.Ready(code, "fuzz", 1, "fuzz-1")),
-        p.encode(p.Submit(code, "k", 0, "n")),
+        p.encode(p.Submit(code, b"k", 0, b"n")),
         p.encode(p.Accepted(1, 2)),
         p.encode(p.Task(1, 1)),
         p.encode(p.Output(1, 1, 1)),
@@ -58,7 +58,7 @@ def valid_headers(code: str) -> list[bytes]:
         p.encode(p.Retry(1, 2, "r")),
         p.encode(p.Cancel(0)),
         p.encode(p.Fail("x", True)),
-        p.encode(p.Local(code, "n")),
+        p.encode(p.Local(code, b"n")),
         p.encode(p.Grant(4)),
         p.encode(p.Done(0, 1.0)),
         p.encode(p.Heartbeat()),
@@ -282,7 +282,7 @@ def test_fuzz_the_server_while_a_real_build_runs(tmp_path: Path, env: dict[str, 
                 # A well-formed SUBMIT with the right code but a bomb for a body: queued,
                 # handed to an executor, which must answer with an error and carry on.
                 sub = Fuzzer(zmq_ctx, info.get("tcp"), curve, count=1)
-                sub.socks[0].send_multipart([p.encode(p.Submit(info.code, "fuzz", 0, "fuzz")),
+                sub.socks[0].send_multipart([p.encode(p.Submit(info.code, b"fuzz", 0, b"fuzz")),
                                              rng.choice(bomb_list)])
                 bodies += 1
                 if rounds == 1:  # once: a frame above the limit, refused by libzmq unread

@@ -319,3 +319,87 @@ def test_idle_server_stays_for_hours_and_holds_no_executors(new_user: NewUser) -
         snap = json.loads(new_user.run("status", "--json", cwd=tree).stdout)
         assert snap["executors"] == 0 and snap["pending_executors"] == 0
         assert srv.proc.poll() is None  # still there for the next build
+
+
+# ---- file names that are not UTF-8 ----------------------------------------------------------
+
+E9 = os.fsdecode(b"\xe9")  # Latin-1 e-acute: not UTF-8, so a surrogate escape in a str
+LATIN1_MAKEFILE = os.fsencode(f"""\
+SRCS := $(wildcard src{E9}/*.c)
+OBJS := $(SRCS:src{E9}/%.c=obj{E9}/%.o)
+all: $(OBJS)
+obj{E9}/%.o: src{E9}/%.c
+\t@mkdir -p obj{E9}
+\t$(CC) -c $< -o $@ -MMD -Iinc{E9}
+-include $(OBJS:.o=.d)
+""")
+
+
+def latin1_tree(root: Path) -> Path:
+    """A project whose directories, sources, headers and outputs have non-UTF-8 names."""
+    (root / f"src{E9}").mkdir(parents=True)
+    (root / f"inc{E9}").mkdir()
+    (root / f"inc{E9}" / f"h{E9}.h").write_text("#define K 7\n")
+    for i in range(6):
+        include = os.fsencode(f'#include "h{E9}.h"\n')
+        (root / f"src{E9}" / f"caf{E9}{i}.c").write_bytes(
+            include + f"int f{i}(void) {{ return K + {i}; }}\n".encode())
+    (root / "Makefile").write_bytes(LATIN1_MAKEFILE)
+    return root
+
+
+def tree_files(root: Path) -> dict[bytes, bytes]:
+    return {os.fsencode(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".spraycc_server"}
+
+
+@pytest.mark.timeout(300)
+def test_build_with_non_utf8_names_is_byte_identical(new_user: NewUser) -> None:
+    plain = latin1_tree(new_user.cwd / f"plain{E9}")
+    spray = latin1_tree(new_user.cwd / f"spray{E9}")
+    r = subprocess.run(["make", "-s", "-j4", "CC=gcc"], cwd=plain, capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    with new_user.serving(spray) as srv:
+        r = make(new_user, spray, env=dict(new_user.env, SPRAYCC_VERBOSE="1"))
+        assert r.stderr.count(b"spraycc: ran on ") == 6, r.stderr.decode(errors="replace")
+        snap = new_user.run("status", "--json", cwd=spray)
+        assert snap.returncode == 0, snap.stderr.decode(errors="replace")
+        status = json.loads(snap.stdout)
+        assert status["workspace"] == f"{new_user.cwd}/spray\\xe9"
+        assert all("\\xe9" in step["name"] for step in status["slowest"]), status["slowest"]
+    assert srv.proc.returncode == 0 and "Traceback" not in srv.collect()
+    built = tree_files(spray)
+    assert built == tree_files(plain)
+    assert sum(name.endswith(b".o") for name in built) == 6
+    assert os.fsencode(f"obj{E9}/caf{E9}0.d") in built
+    log = new_user.log_file.read_text()
+    assert "Logging error" not in log and "obj\\xe9/caf\\xe90.o" in log
+
+
+@pytest.mark.timeout(180)
+def test_one_step_with_a_non_utf8_name_history_explain_stats(new_user: NewUser) -> None:
+    ws = new_user.cwd
+    source, obj = f"caf{E9}.c", f"caf{E9}.o"
+    (ws / source).write_text("int cafe(void) { return 1; }\n")
+    local = subprocess.run(["gcc", "-c", source, "-o", "local.o"], cwd=ws)
+    assert local.returncode == 0
+    with new_user.serving(ws):
+        r = new_user.run("run", "-v", "gcc", "-c", source, "-o", obj)
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode == 0 and "ran on " in err and "Traceback" not in err, err
+        r = new_user.run("run", "--remote", "--output", f"copy{E9}.c", "cp", source,
+                         f"copy{E9}.c")
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert (ws / obj).read_bytes() == (ws / "local.o").read_bytes()
+    assert (ws / f"copy{E9}.c").read_bytes() == (ws / source).read_bytes()
+    # The history, the forecast, explain and the session summary say the name, escaped.
+    r = new_user.run("history")
+    assert r.returncode == 0 and b"-c caf\\xe9.o" in r.stdout, r.stdout.decode(errors="replace")
+    r = new_user.run("history", "--json", "--match", obj)
+    keys = [row["key"] for row in json.loads(r.stdout)["longest"]]
+    assert len(keys) == 1 and keys[0].endswith(" -c caf\\xe9.o"), keys
+    r = new_user.run("explain", "gcc", "-c", source)
+    assert r.returncode == 0 and json.loads(r.stdout)["where"] == "remote"
+    r = new_user.run("stats")
+    assert r.returncode == 0 and b"caf\\xe9.o" in r.stdout, r.stdout.decode(errors="replace")

@@ -12,7 +12,7 @@ from spraycc.errors import ProtocolError, VersionMismatch
 
 SAMPLES = [
     p.Ready("code", "host1", 42, "local-1"),
-    p.Submit("code", "gcc obj/a.o", p.FLAG_RETRY_SAFE, "obj/a.o"),
+    p.Submit("code", b"gcc -c obj/caf\xe9.o", p.FLAG_RETRY_SAFE, b"obj/caf\xe9.o"),
     p.Accepted(7, 3),
     p.Task(7, 2),
     p.Output(7, 2, 1),
@@ -22,7 +22,7 @@ SAMPLES = [
     p.Retry(7, 3, "executor lost"),
     p.Cancel(0),
     p.Fail("no executors", True),
-    p.Local("code", "ld"),
+    p.Local("code", b"ld"),
     p.Grant(2),
     p.Done(0, 0.5),
     p.Heartbeat(),
@@ -103,15 +103,18 @@ def test_body_round_trip_and_validation() -> None:
         b"/w",
         [b"gcc", b"-c", b"a.c", b"-o", b"\x00/0/a.o"],
         {b"PATH": b"/usr/bin", b"X": b"\xff"},
-        ["0/a.o"],
+        [b"0/a.o", b"0/caf\xe9.d"],
         timeout=5,
     )
     body = p.Body(data)
     assert body.cwd == b"/w" and body.argv[-1] == b"\x00/0/a.o"
-    assert body.env[b"X"] == b"\xff" and body.outputs == ["0/a.o"] and body.timeout == 5.0
-    for bad in (["../x"], ["/etc/passwd"], ["a/../../b"]):
+    assert body.env[b"X"] == b"\xff" and body.timeout == 5.0
+    assert body.outputs == [b"0/a.o", b"0/caf\xe9.d"]
+    for bad in ([b"../x"], [b"/etc/passwd"], [b"a/../../b"]):
         with pytest.raises(ProtocolError, match="escapes"):
             p.Body(p.pack_body(b"/w", [b"gcc"], {}, bad))
+    with pytest.raises(ProtocolError, match="type str"):  # version 1's str paths
+        p.Body(p.pack_body(b"/w", [b"gcc"], {}, ["0/a.o"]))  # type: ignore[list-item]
     with pytest.raises(ProtocolError):
         p.Body(
             msgpack.packb(

@@ -178,7 +178,7 @@ def test_wrong_access_code_is_refused_within_a_second(server: ServerProc, worksp
     # The refusal itself, measured on the client side.
     start = time.monotonic()
     with zmtp.Dealer(info.get("ipc"), timeout=QUICK) as dealer:
-        dealer.send([p.encode(p.Local("0" * 32, "true"))])
+        dealer.send([p.encode(p.Local("0" * 32, b"true"))])
         reply = dealer.recv(QUICK)
     assert reply is not None and time.monotonic() - start < QUICK
     assert isinstance(p.decode(reply[0]), p.Refuse)

@@ -44,7 +44,7 @@ def test_every_submitted_task_lands_in_one_bucket() -> None:
     b = Broker(net.send, CODE, clock=net.clock, hooks=Extra(), max_attempts=2)
 
     def submit(peer: bytes) -> None:
-        b.on_message(peer, p.encode(p.Submit(CODE, peer.decode(), 0, peer.decode())), [b"B"])
+        b.on_message(peer, p.encode(p.Submit(CODE, peer, 0, peer)), [b"B"])
 
     b.on_message(b"E1", p.encode(p.Ready(CODE, "h1", 1, "L1")), [])
     for r in (b"R1", b"R2", b"R3", b"R4", b"R5"):
@@ -74,7 +74,7 @@ def test_slot_seconds_held_and_busy_survive_the_executor() -> None:
     net = Net()
     b = Broker(net.send, CODE, clock=net.clock, release_delay=5)
     b.on_message(b"E1", p.encode(p.Ready(CODE, "h1", 1, "L1")), [])
-    b.on_message(b"R1", p.encode(p.Submit(CODE, "k", 0, "a.o")), [b"B"])
+    b.on_message(b"R1", p.encode(p.Submit(CODE, b"k", 0, b"a.o")), [b"B"])
     net.now += 3
     assert b.slot_seconds(net.now) == (3.0, 3.0)  # running: busy so far counts
     b.on_message(b"E1", p.encode(p.Result(1, 1, 0, 3.0, "h1", "")), [])
@@ -91,7 +91,7 @@ def test_a_stopping_broker_turns_local_slot_requests_away() -> None:
     net = Net()
     b = Broker(net.send, CODE, clock=net.clock)
     b.on_message(b"C", p.encode(p.Stop(CODE, False)), [])
-    b.on_message(b"R1", p.encode(p.Local(CODE, "ld")), [])
+    b.on_message(b"R1", p.encode(p.Local(CODE, b"ld")), [])
     (last,) = [p.decode(f[0]) for peer, f in net.sent if peer == b"R1"]
     assert isinstance(last, p.Fail) and last.fallback and not b.runners
 

@@ -363,7 +363,8 @@ def history_(
         executors = max(1, executors)
     hist = History(default_directory())
     problems = hist.load()  # read only: nothing is written or compacted
-    rep = forecast.report(hist, executors, top=top, tail=tail, match=match, days=days)
+    rep = forecast.report(hist, executors, top=top, tail=tail, match=match, days=days,
+                          cwd=os.getcwd())
     if json_out:
         typer.echo(json.dumps(rep | {"problems": problems}, indent=2))
     else:

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import fnmatch
 import heapq
+import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from spraycc import taskkey
 from spraycc.history import History
+from spraycc.taskkey import printable
 
 
 @dataclass
@@ -86,14 +89,78 @@ def simulate(tasks: list[tuple[str, float]], executors: int, tail: int = 10) -> 
     )
 
 
+def matcher(pattern: str, cwd: str, env: Mapping[str, str]) -> Callable[[str], bool]:
+    """A test of task keys for `spraycc history --match PATTERN`, on what the user types
+    (docs/history.md, "Matching"):
+
+    * one word: a path or glob matched against the step's path (its primary output, relative
+      to the workspace root) or any trailing part of it (`a.o` matches `build/src/a.o`), or
+      against its program;
+    * several words, a command as typed (`g++ -c src/*`): the program, as typed or as it
+      resolves on PATH (`g++` -> `x86_64-linux-gnu-g++-12`, what keys record), and if given,
+      the mode flag (-c, -S, -E, -M, -MM) must match, and one of the other words not starting
+      with '-', if any, must match the path as above. Other flags are not in keys: ignored;
+    * and always: the whole key as a glob.
+    """
+    words = pattern.split()
+    if not words:
+        return lambda key: True
+    if len(words) == 1:
+        word = words[0]
+        return lambda key: (fnmatch.fnmatchcase(key, pattern) or _path_matches(key, word)
+                            or _tool_matches(key, word, _resolved(word, cwd, env)))
+    program, rest = words[0], words[1:]
+    resolved = _resolved(program, cwd, env)
+    mode = taskkey.mode_of(["", *rest])
+    paths = [w for w in rest if not w.startswith("-")]
+
+    def matches(key: str) -> bool:
+        if fnmatch.fnmatchcase(key, pattern):
+            return True
+        if not _tool_matches(key, program, resolved):
+            return False
+        if mode and taskkey.split_key(key)[1] != mode:
+            return False
+        return not paths or any(_path_matches(key, w) for w in paths)
+
+    return matches
+
+
+def _resolved(program: str, cwd: str, env: Mapping[str, str]) -> str:
+    """The basename `program` resolves to on PATH, symbolic links followed, as the runner
+    names a compiler in a key ("" if not found)."""
+    from spraycc.compilers import find_program, resolve_links
+
+    if any(c in program for c in "*?["):
+        return ""
+    found = find_program(program, cwd, dict(env), False)
+    return os.path.basename(resolve_links(found)) if found else ""
+
+
+def _tool_matches(key: str, typed: str, resolved: str) -> bool:
+    tool = taskkey.split_key(key)[0]
+    return tool == resolved or fnmatch.fnmatchcase(tool, os.path.basename(typed))
+
+
+def _path_matches(key: str, glob: str) -> bool:
+    """The key's path is `glob` or ends in it (after a '/')."""
+    _, mode, rest = taskkey.split_key(key)
+    path = rest if mode else rest.partition(" ")[0]
+    glob = glob.removeprefix("./")
+    return fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(path, f"*/{glob}")
+
+
 def report(hist: History, executors: int, *, top: int = 20, tail: int = 10, match: str = "",
-           days: float = 0.0, now: float | None = None) -> dict[str, Any]:
-    """What `spraycc history` shows, as a JSON-ready dict."""
+           days: float = 0.0, now: float | None = None, cwd: str = ".",
+           env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What `spraycc history` shows, as a JSON-ready dict (keys as `taskkey.printable` text).
+    `cwd` and `env` (default: os.environ) resolve the program of a `match` pattern."""
     now = time.time() if now is None else now
+    wanted = matcher(match, cwd, os.environ if env is None else env)
     rows = [
-        (key, ts, seconds)
+        (printable(key), ts, seconds)
         for key, ts, seconds in hist.items()
-        if (not match or fnmatch.fnmatchcase(key, match)) and (not days or now - ts <= days * 86400)
+        if wanted(key) and (not days or now - ts <= days * 86400)
     ]
     rows.sort(key=lambda r: (-r[2], r[0]))
     forecast = simulate([(key, seconds) for key, _, seconds in rows], executors, tail)
@@ -101,7 +168,7 @@ def report(hist: History, executors: int, *, top: int = 20, tail: int = 10, matc
         "directory": str(hist.directory),
         "steps": len(rows),
         "known_steps": len(hist),
-        "match": match,
+        "match": printable(match),
         "days": days,
         "longest": [
             {"key": key, "seconds": seconds, "measured": ts} for key, ts, seconds in rows[:top]

@@ -403,3 +403,48 @@ def test_one_step_with_a_non_utf8_name_history_explain_stats(new_user: NewUser) 
     assert r.returncode == 0 and json.loads(r.stdout)["where"] == "remote"
     r = new_user.run("stats")
     assert r.returncode == 0 and b"caf\\xe9.o" in r.stdout, r.stdout.decode(errors="replace")
+
+
+# ---- spraycc history --match on what the user typed ------------------------------------------
+
+CXX_MAKEFILE = """\
+SRCS := $(wildcard src/*.cpp)
+all: $(SRCS:src/%.cpp=build/src/%.o) build/tools/gen.o
+build/src/%.o: src/%.cpp
+\t@mkdir -p build/src
+\t$(CXX) -c $< -o $@
+build/tools/gen.o: tools/gen.c
+\t@mkdir -p build/tools
+\t$(CC) -c $< -o $@
+"""
+
+
+@pytest.mark.timeout(180)
+def test_history_match_on_what_the_user_typed(new_user: NewUser) -> None:
+    ws = new_user.cwd / "proj"
+    (ws / "src").mkdir(parents=True)
+    (ws / "tools").mkdir()
+    for name in ("lexer", "parser", "main"):
+        (ws / "src" / f"{name}.cpp").write_text(f"int {name}() {{ return 1; }}\n")
+    (ws / "tools" / "gen.c").write_text("int gen(void) { return 2; }\n")
+    (ws / "Makefile").write_text(CXX_MAKEFILE)
+    with new_user.serving(ws):
+        r = subprocess.run(["make", "-s", "-j4", f"CXX={new_user.spraycc} run g++",
+                            f"CC={new_user.spraycc} run gcc"], cwd=ws, env=new_user.env,
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr.decode()
+
+    def matched(pattern: str, cwd: Path = ws) -> list[str]:
+        r = new_user.run("history", "--json", "--match", pattern, cwd=cwd)
+        assert r.returncode == 0, r.stderr.decode()
+        return sorted(row["key"].rsplit(" ", 1)[1] for row in json.loads(r.stdout)["longest"])
+
+    cpp = ["build/src/lexer.o", "build/src/main.o", "build/src/parser.o"]
+    assert matched("g++ -c src/*") == cpp  # the help's example
+    assert matched("build/src/parser.o") == ["build/src/parser.o"]  # the output path alone
+    assert matched("parser.o", cwd=ws / "src") == ["build/src/parser.o"]
+    assert matched("build/*/*.o") == [*cpp, "build/tools/gen.o"]
+    assert matched("gcc -c") == ["build/tools/gen.o"]
+    assert matched("g++") == cpp
+    help_text = new_user.run("history", "--help").stdout.decode()
+    assert "'g++ -c src/*'" in " ".join(help_text.split())

@@ -241,8 +241,61 @@ def status(
             code = st.live(os.getcwd(), sys.stdout, interval=interval, size_of=term_size,
                            ansi=tty)
     except SprayError as exc:
-        raise fail(exc) from None
+        err = fail(exc)
+        last = last_session_here(os.getcwd())
+        if last is not None:
+            typer.echo(f"spraycc: the last session here {last}; `spraycc stats` shows more",
+                       err=True)
+        raise err from None
     raise typer.Exit(code)
+
+
+def last_session_here(cwd: str) -> str | None:
+    """One line on the last recorded session of the workspace `cwd` is in, if any."""
+    from spraycc import sessions
+
+    try:
+        here = sessions.of_workspace(sessions.load()[0], cwd)
+    except OSError:
+        return None
+    return sessions.brief(here[0]) if here else None
+
+
+@app.command()
+def stats(
+    all_: Annotated[bool, typer.Option("--all", help="Sessions of every workspace (this "
+                                       "one's first).")] = False,
+    last: Annotated[int, typer.Option("--last", "-n", min=1, metavar="N",
+                                      help="Sessions to show per workspace.")] = 5,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the summaries of the last server sessions of this workspace (counts, task time,
+    slot efficiency, slowest steps, executor pools), kept after the server has gone."""
+    from spraycc import sessions
+    from spraycc.taskkey import printable
+
+    records, problems = sessions.load()
+    for problem in problems:
+        typer.echo(f"spraycc: warning: {problem}", err=True)
+    here = sessions.of_workspace(records, os.getcwd())
+    shown = here[:last]
+    if all_:
+        seen: dict[str, int] = {}
+        for rec in records:
+            if rec not in here and seen.get(rec["workspace"], 0) < last:
+                seen[rec["workspace"]] = seen.get(rec["workspace"], 0) + 1
+                shown.append(rec)
+    if json_out:
+        typer.echo(json.dumps([sessions.for_display(rec) for rec in shown], indent=2))
+        return
+    if not shown:
+        others = len(records) - len(here)
+        typer.echo(f"no session recorded for {printable(os.getcwd())} or above"
+                   + (f"; {others} of other workspaces: `spraycc stats --all`" if others else "")
+                   + f" (kept in {sessions.directory()})")
+        return
+    for i, rec in enumerate(shown):
+        typer.echo(("\n" if i else "") + "\n".join(sessions.render(rec)))
 
 
 @app.command()

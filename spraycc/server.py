@@ -27,7 +27,7 @@ from typing import Any
 
 import zmq
 
-from spraycc import auth, keys, logprivacy, rules, serverfile, serverwatch
+from spraycc import auth, keys, logprivacy, rules, serverfile, serverwatch, sessions
 from spraycc import protocol as p
 from spraycc.broker import Broker, Hooks
 from spraycc.cluster import Pool, Supply
@@ -127,6 +127,7 @@ class Server:
         self.stop_reason = ""
         self.exit_code = 0
         self.started = clock()
+        self.started_at = time.time()  # wall clock, for the session's record
         self.idle_since = clock()
         self.last_status = 0.0
         self.last_done = 0
@@ -544,6 +545,41 @@ class Server:
             log.info("  slowest: %.2f s %s on %s", seconds, name, host)
         for line in self.supply.summary() if self.supply else []:
             log.info("summary: executors of %s", line)
+        self.keep_summary(now, held, busy)
+
+    def keep_summary(self, now: float, held: float, busy: float) -> None:
+        """The session's record for `spraycc stats` (never fatal)."""
+        c = self.broker.counters
+        pools = self.supply.snapshot() if self.supply else {}
+        summary = {
+            "session": self.session,
+            "workspace": str(self.workspace),
+            "host": os.uname().nodename,
+            "pid": os.getpid(),
+            "started": self.started_at,
+            "ended": self.started_at + (now - self.started),
+            "reason": self.stop_reason or "exit",
+            "remote": {"done": c.done, "failed": c.failed, "retried": c.retried,
+                       "handed_back": c.fallback, "cancelled": c.cancelled,
+                       "seconds": c.remote_seconds},
+            "local": {"done": c.local_done, "failed": c.local_failed,
+                      "seconds": c.local_seconds},
+            "executor_seconds": held,
+            "busy_seconds": busy,
+            "slot_efficiency": busy / held if held > 0 else None,
+            "bytes_out": c.bytes_out,
+            "slowest": [{"name": name, "host": host, "seconds": seconds}
+                        for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
+            "pools": [{"name": name, **{k: v for k, v in counts.items()
+                                        if k in sessions.POOL_FIELDS}}
+                      for name, counts in pools.items()],
+        }
+        try:
+            path = sessions.record(summary)
+        except OSError as exc:
+            log.warning("cannot keep the session summary for `spraycc stats`: %s", exc)
+        else:
+            log.debug("session summary kept in %s", path)
 
 
 class _SupplyHooks(Hooks):

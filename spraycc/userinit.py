@@ -89,7 +89,7 @@ def config_in_use_error(rows: list[tuple[Path, str]]) -> str | None:
 
 def paths(workspace: Path, log_file: Path) -> list[tuple[str, str]]:
     """(label, path and state) for every file and directory spraycc uses."""
-    from spraycc import history, keys
+    from spraycc import history, keys, sessions
 
     rows = [(f"config ({i + 1})", f"{path}  [{state}]")
             for i, (path, state) in enumerate(config_candidates(workspace))]
@@ -98,6 +98,8 @@ def paths(workspace: Path, log_file: Path) -> list[tuple[str, str]]:
     hist = history.default_directory()
     rows.append(("history", f"{hist}  [{'present' if hist.is_dir() else 'absent'}]"))
     rows.append(("server log", f"{log_file}  [{'present' if log_file.exists() else 'absent'}]"))
+    kept = sessions.directory()
+    rows.append(("sessions", f"{kept}  [{'present' if kept.is_dir() else 'absent'}]"))
     server_file = serverfile.find(str(workspace))
     rows.append(("server file", f"{server_file}  [a server is announced]" if server_file
                  else f"{workspace / serverfile.NAME}  [no server running here]"))

@@ -448,3 +448,50 @@ def test_history_match_on_what_the_user_typed(new_user: NewUser) -> None:
     assert matched("g++") == cpp
     help_text = new_user.run("history", "--help").stdout.decode()
     assert "'g++ -c src/*'" in " ".join(help_text.split())
+
+
+# ---- spraycc stats: the last sessions, after the server has gone -----------------------------
+
+
+@pytest.mark.timeout(180)
+def test_stats_keeps_each_sessions_summary(new_user: NewUser) -> None:
+    ws, other = new_user.cwd / "ws", new_user.cwd / "other"
+    for root in (ws, other):
+        root.mkdir()
+        (root / "a.c").write_text("int a(void) { return 1; }\n")
+    r = new_user.run("stats", cwd=ws)
+    assert r.returncode == 0 and b"no session recorded for" in r.stdout
+    sessions_ids = []
+    for root, steps in ((ws, 2), (other, 1), (ws, 3)):
+        with new_user.serving(root) as srv:
+            for i in range(steps):
+                assert new_user.run("run", "gcc", "-c", "a.c", "-o", f"a{i}.o",
+                                    cwd=root).returncode == 0
+        sessions_ids.append(re.search(r"session (\w+): workspace", srv.collect()).group(1))
+    kept = new_user.state / "sessions"
+    assert (kept.stat().st_mode & 0o777) == 0o700
+    files = list(kept.iterdir())
+    assert len(files) == 3 and all((f.stat().st_mode & 0o777) == 0o600 for f in files)
+    # This workspace's sessions, newest first, from its subdirectory too.
+    (ws / "sub").mkdir()
+    r = new_user.run("stats", "--json", cwd=ws / "sub")
+    recs = json.loads(r.stdout)
+    assert [rec["session"] for rec in recs] == [sessions_ids[2], sessions_ids[0]]
+    newest = recs[0]
+    assert newest["workspace"] == str(ws) and newest["remote"]["done"] == 3
+    assert newest["reason"] == "signal SIGTERM" and newest["ended"] >= newest["started"]
+    assert [s["name"] for s in newest["slowest"]] and newest["pools"][0]["name"] == "local"
+    assert 0 < newest["slot_efficiency"] <= 1
+    text = new_user.run("stats", cwd=ws).stdout.decode()
+    assert text.startswith(f"session {sessions_ids[2]}  {ws}  (pid ")
+    assert "remote    3 done, 0 failed" in text and "slot efficiency" in text
+    assert text.count("\nsession ") == 1  # two sessions of this workspace, not the other's
+    r = new_user.run("stats", "--all", "--json", cwd=ws)
+    assert [rec["session"] for rec in json.loads(r.stdout)] == [
+        sessions_ids[2], sessions_ids[0], sessions_ids[1]]
+    # No server here now: status says so, and what the last session did.
+    r = new_user.run("status", cwd=ws)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 1 and "no server" in lines[0]
+    assert lines[1].startswith("spraycc: the last session here ended ")
+    assert "3 remote steps (0 failed)" in lines[1] and "`spraycc stats`" in lines[1]

@@ -495,3 +495,24 @@ def test_stats_keeps_each_sessions_summary(new_user: NewUser) -> None:
     assert r.returncode == 1 and "no server" in lines[0]
     assert lines[1].startswith("spraycc: the last session here ended ")
     assert "3 remote steps (0 failed)" in lines[1] and "`spraycc stats`" in lines[1]
+
+
+# ---- bin/demo: an honest comparison -----------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_demo_compares_with_the_best_plain_build(new_user: NewUser) -> None:
+    r = subprocess.run([str(ROOT / "bin" / "demo")], env=dict(new_user.env,
+                       SPRAYCC=new_user.spraycc, TMPDIR=str(new_user.home)),
+                       capture_output=True, timeout=880, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out + r.stderr.decode()
+    cpus = len(os.sched_getaffinity(0))
+    assert f"== plain local build (make -j{cpus})" in out
+    figures = re.search(rf"demo: plain make -j{cpus} ([\d.]+)s; through spraycc \(make -j16, "
+                        rf"{cpus} local executors\) ([\d.]+)s = ([\d.]+)x the plain time", out)
+    assert figures, out
+    plain, spray, ratio = (float(x) for x in figures.groups())
+    assert plain > 0 and spray > 0 and ratio == pytest.approx(spray / plain, abs=0.06)
+    assert re.search(r"demo: \d+ files identical to a plain local build", out)

@@ -461,7 +461,7 @@ class Server:
         for pool in self.supply.pools if self.supply else []:
             pools.append({
                 "name": pool.name,
-                "cmd": pool.cmd,
+                "cmd": printable(pool.cmd),
                 "limit": pool.limit,
                 "running": pool.count("connected"),
                 "pending": pool.count("pending"),

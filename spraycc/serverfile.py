@@ -62,7 +62,7 @@ def find(start: str) -> str | None:
 
 def read(path: str) -> ServerInfo:
     """Parse a server file. Raises OSError if unreadable, ValueError if malformed."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         text = f.read(65536)
     fields: dict[str, str] = {}
     for line in text.splitlines():

@@ -129,13 +129,7 @@ def exit_status(status: int) -> int:
 # ---------------------------------------------------------------------------- server access
 
 def locate(cwd: str) -> serverfile.ServerInfo | None:
-    path = serverfile.find(cwd)
-    if path is None:
-        return None
-    try:
-        return serverfile.read(path)
-    except (OSError, ValueError):
-        return None
+    return serverfile.nearest(cwd)
 
 
 def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:

@@ -60,6 +60,18 @@ def find(start: str) -> str | None:
         d = parent
 
 
+def nearest(start: str) -> ServerInfo | None:
+    """The server file `find` finds from `start`, read; None if there is none or it is
+    unreadable or malformed."""
+    path = find(start)
+    if path is None:
+        return None
+    try:
+        return read(path)
+    except (OSError, ValueError):
+        return None
+
+
 def read(path: str) -> ServerInfo:
     """Parse a server file. Raises OSError if unreadable, ValueError if malformed."""
     with open(path, encoding="utf-8", errors="surrogateescape") as f:

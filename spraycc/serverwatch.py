@@ -81,12 +81,4 @@ def enclosing_server(workspace: str) -> serverfile.ServerInfo | None:
     its parent directory up), or None."""
     real = os.path.realpath(workspace)
     parent = os.path.dirname(real)
-    if parent == real:
-        return None
-    path = serverfile.find(parent)
-    if path is None:
-        return None
-    try:
-        return serverfile.read(path)
-    except (OSError, ValueError):
-        return None
+    return None if parent == real else serverfile.nearest(parent)

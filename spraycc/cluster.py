@@ -36,12 +36,13 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from spraycc.scheduler import cancel_command, parse_job_id
+from spraycc import jobstatus
+from spraycc.scheduler import INERT_SHOWN, cancel_command, inert, parse_job_id
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ SUBMIT_WAIT = 5.0  # at exit: how long submit commands still running may take to
 CANCEL_TIMEOUT = 30.0  # at exit: how long the cancel command may take
 BACKOFF_FIRST = 10.0  # seconds a failing pool rests after its first failure (doubling)
 BACKOFF_MAX = 300.0
+STATUS_EVERY = 2.0  # seconds between job status queries while jobs have not connected
+STATUS_TIMEOUT = 30.0  # a status query still running after this long is ended
+FAILING_AFTER = 3  # jobs dead without connecting, none of the pool ever connected: failing
 
 
 class Proc(Protocol):
@@ -78,6 +82,22 @@ def popen_sh(cmdline: str, logfile: Path) -> Proc:
         )
 
 
+def exec_words(callme: str, code: str, launch: str, options: Sequence[str] = ()) -> list[str]:
+    """The words the server appends to a start command: `exec --callme=HOST:PORT --code=N
+    --launch=ID` and `options` (--serverkey=HEX, --tmpdir=DIR, --walltime=S).
+
+    Every word is shell-inert (scheduler.INERT_CHARS), so it needs no quoting and survives any
+    number of re-joins by wrappers, `bsub`, `qsub -b y` or `sbatch --wrap "$*"`. Values from
+    the config are checked when it is loaded; a word that is not inert here is a bug.
+    """
+    words = ["exec", f"--callme={callme}", f"--code={code}", f"--launch={launch}", *options]
+    bad = [word for word in words if not inert(word)]
+    if bad:
+        raise ValueError(f"executor arguments {bad!r} contain characters other than "
+                         f"{INERT_SHOWN}")
+    return words
+
+
 @dataclass
 class Launch:
     """One submitted executor, from submission until it leaves."""
@@ -101,6 +121,7 @@ class PoolStats:
     submitted: int = 0
     connected: int = 0
     failed: int = 0  # submit commands that failed, executors that died before connecting
+    died: int = 0  # jobs the scheduler reported ended (or stuck) before their executor connected
     forgotten: int = 0  # pending jobs that never connected within pending_timeout
     cancelled: int = 0  # pending jobs cancelled (timeout, no more work, server exit)
     latencies: list[float] = field(default_factory=list)  # submit -> connect, seconds
@@ -119,6 +140,8 @@ class Pool:
     keep_pending: int = 3  # pending kept outstanding once one is
     scheduler: str | None = None  # for job ids and cancelling; None: unknown
     cancel_cmd: str = ""  # overrides the scheduler's cancel command; ids are appended
+    status_cmd: str = ""  # overrides the scheduler's job status query; ids are appended
+    failing: str = ""  # why the pool is failing (its jobs die before connecting), "" if not
     failed_until: float = 0.0
     failures: int = 0  # consecutive failure rounds (for the back-off)
     last_error: str = ""
@@ -151,6 +174,22 @@ class Pool:
     def cancellable(self) -> bool:
         return not self.local and bool(self.cancel_cmd or self.scheduler not in (None, "local"))
 
+    def watchable(self) -> bool:
+        """Can the server ask the batch system about this pool's jobs?"""
+        return not self.local and bool(self.status_cmd or self.scheduler in jobstatus.SCHEDULERS)
+
+
+@dataclass
+class Query:
+    """One job status query running in the background (docs/cluster.md, "Job status")."""
+
+    proc: subprocess.Popen[bytes]
+    scheduler: str | None
+    override: str
+    ids: list[str]
+    outfile: Path
+    started: float
+
 
 class Supply:
     def __init__(
@@ -163,9 +202,9 @@ class Supply:
         limit: int | None = None,
         pending_timeout: float = 300.0,
         release_delay: float = 30.0,
-        extra_args: str = "",
+        extra_args: Sequence[str] = (),
         local_callme: str = "",
-        local_args: str = "",
+        local_args: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = popen_sh,
         killpg: Callable[[int, int], None] = os.killpg,
@@ -178,17 +217,20 @@ class Supply:
         self.limit = limit if limit is not None else sum(cluster)
         self.pending_timeout = pending_timeout
         self.release_delay = release_delay
-        self.extra_args = extra_args
+        self.extra_args = list(extra_args)
         # Local executors may call back on the server's private ipc endpoint instead (no TCP,
         # no CURVE: only this user can enter the directory the socket is in).
         self.local_callme = local_callme
-        self.local_args = local_args
+        self.local_args = list(local_args)
         self.clock = clock
         self.spawn = spawn
         self.killpg = killpg  # the submit commands and local executors lead their own groups
         self.started = clock()
         self.no_work_since: float | None = None
         self.cancels: list[Proc] = []  # cancel commands run in the background
+        self.queries: list[Query] = []  # job status queries running in the background
+        self.last_query = -STATUS_EVERY
+        self.warned_query: set[str] = set()
         self._serial = 0
         self.submitted = 0
 
@@ -207,11 +249,15 @@ class Supply:
 
     @property
     def exhausted(self) -> bool:
-        """No executor is connected or on its way, and no pool can submit one now."""
+        """No executor is connected, and none is on its way or can be submitted now: every
+        pool is failing (its jobs die before connecting), resting after a failure, or off."""
         now = self.clock()
-        return not self.connected and not self.pending and all(
-            pool.failed_until > now or pool.limit == 0 for pool in self.pools
-        )
+        return not self.connected and not any(
+            pool.limit and not pool.failing and (pool.pending or pool.failed_until <= now)
+            for pool in self.pools)
+
+    def failing(self) -> list[Pool]:
+        return [pool for pool in self.pools if pool.failing]
 
     # -------------------------------------------------------------------------- ramping
 
@@ -269,8 +315,7 @@ class Supply:
         callme, extra = self.callme, self.extra_args
         if pool.local and self.local_callme:
             callme, extra = self.local_callme, self.local_args
-        cmdline = (f"{pool.cmd} exec --callme={shlex.quote(callme)} "
-                   f"--code={self.code} --launch={launch_id}{extra}")
+        cmdline = " ".join([pool.cmd, *exec_words(callme, self.code, launch_id, extra)])
         logfile = self.logdir / f"{launch_id}.log"
         try:
             proc = self.spawn(cmdline, logfile)
@@ -291,16 +336,20 @@ class Supply:
         """Report a failure once and make the pool rest (no tight retry loop)."""
         now = self.clock()
         pool.stats.failed += 1
-        if pool.failed_until <= now:  # a new round: the launches of one wave fail together
-            pool.failures += 1
-            backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(pool.failures - 1, 5))
-            pool.failed_until = now + backoff
+        self._rest(pool, now)
         if error != pool.last_error:
             pool.last_error = error
             log.error("start command of pool '%s' failed: %s (command: %s; next try in %.0f s)",
                       pool.name, error, pool.cmd, pool.failed_until - now)
         else:
             log.debug("start command of pool '%s' failed again: %s", pool.name, error)
+
+    def _rest(self, pool: Pool, now: float) -> None:
+        """The pool rests before it submits again: 10 s, doubling per round up to 5 min."""
+        if pool.failed_until <= now:  # a new round: the launches of one wave fail together
+            pool.failures += 1
+            backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(pool.failures - 1, 5))
+            pool.failed_until = now + backoff
 
     # ------------------------------------------------------------------------- events
 
@@ -330,6 +379,9 @@ class Supply:
         pool.failures = 0
         pool.failed_until = 0.0
         pool.last_error = ""
+        if pool.failing:
+            pool.failing = ""
+            log.warning("pool '%s' works again: executor %s connected", pool.name, launch_id)
         stats = pool.stats
         stats.connected += 1
         stats.latencies.append(now - launch.submitted)
@@ -354,11 +406,114 @@ class Supply:
                     launch.proc = None
                     self._on_exit(pool, launch, proc.returncode or 0)
             self._expire(pool, now)
+        self._watch_jobs(now)
+        for pool in self.pools:
             for launch in list(pool.launches.values()):
                 if launch.state == "gone" and launch.proc is None:
                     del pool.launches[launch.id]
                     launch.logfile.unlink(missing_ok=True)
         self.cancels = [proc for proc in self.cancels if proc.poll() is None]
+
+    # ------------------------------------------------------------------- job status
+
+    def _watch_jobs(self, now: float) -> None:
+        """Every STATUS_EVERY seconds while jobs have not connected, ask the batch system
+        about them: one background command per scheduler for all of them, read when it ends
+        (the poll loop never waits for it)."""
+        for query in list(self.queries):
+            if query.proc.poll() is not None:
+                self.queries.remove(query)
+                self._on_query_done(query)
+            elif now - query.started > STATUS_TIMEOUT:
+                self.queries.remove(query)
+                self._terminate(query.proc)
+                query.outfile.unlink(missing_ok=True)
+                log.warning("job status query %s gave no answer within %.0f s",
+                            query.proc.args[0], STATUS_TIMEOUT)
+        if self.queries or now - self.last_query < STATUS_EVERY:
+            return
+        groups: dict[tuple[str | None, str], list[str]] = {}
+        for pool in self.pools:
+            if not pool.watchable():
+                continue
+            ids = [launch.job_id for launch in pool.launches.values()
+                   if launch.state == "pending" and launch.job_id]
+            if ids:
+                groups.setdefault((pool.scheduler, pool.status_cmd), []).extend(ids)
+        if groups:
+            self.last_query = now
+        for (scheduler, override), ids in groups.items():
+            self._start_query(scheduler, override, ids, now)
+
+    def _start_query(self, scheduler: str | None, override: str, ids: list[str],
+                     now: float) -> None:
+        argv = jobstatus.query_command(scheduler, ids, override)
+        if not argv:
+            return
+        outfile = self.logdir / f"status-{scheduler}.out"
+        try:
+            with open(outfile, "wb") as out:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=subprocess.STDOUT, close_fds=True,
+                                        start_new_session=True)
+        except OSError as exc:
+            self._warn_query(argv[0], f"cannot run {argv[0]}: {exc}")
+            return
+        self.queries.append(Query(proc, scheduler, override, ids, outfile, now))
+        log.debug("job status query: %s", shlex.join(argv))
+
+    def _warn_query(self, what: str, problem: str) -> None:
+        if what not in self.warned_query:
+            self.warned_query.add(what)
+            log.warning("cannot ask the batch system about pending jobs (%s): dead jobs are "
+                        "noticed only after pending_timeout", problem)
+
+    def _on_query_done(self, query: Query) -> None:
+        output = _tail(query.outfile, 1 << 20)
+        query.outfile.unlink(missing_ok=True)
+        found = jobstatus.parse(query.scheduler, output, query.ids, query.override)
+        if not found and query.proc.returncode:
+            log.debug("job status query exit status %d: %s", query.proc.returncode,
+                      _oneline(output))
+            if "nvalid job id" not in output:  # squeue: every one of them is long gone
+                self._warn_query(str(query.proc.args[0]),
+                                 f"exit status {query.proc.returncode}: {_oneline(output)}")
+        for pool in self.pools:
+            for launch in list(pool.launches.values()):
+                status = found.get(launch.job_id or "")
+                if status is not None and launch.state == "pending" and status.dead:
+                    self._on_job_dead(pool, launch, status)
+
+    def _on_job_dead(self, pool: Pool, launch: Launch, status: jobstatus.JobStatus) -> None:
+        """A job ended, or waits for what cannot come, before its executor connected."""
+        now = self.clock()
+        pool.stats.failed += 1
+        pool.stats.died += 1
+        what = status.describe()
+        if status.stuck:
+            log.warning("executor %s of pool '%s' can never start (%s): cancelling it",
+                        launch.id, pool.name, what)
+            self._withdraw(pool, [launch], wait=False)
+        else:
+            log.warning("executor %s of pool '%s' ended without connecting (%s)", launch.id,
+                        pool.name, what)
+            launch.state = "gone"
+        if pool.stats.connected:
+            return  # the pool works: a job lost on the way (node failure) is replaced
+        if not pool.failing and pool.stats.died < FAILING_AFTER:
+            return
+        first = not pool.failing
+        pool.failing = (f"{pool.stats.died} jobs ended without connecting, none ever "
+                        f"connected (last {what})")
+        pool.last_error = pool.failing
+        self._rest(pool, now)
+        waiting = [other for other in pool.launches.values() if other.state == "pending"]
+        self._withdraw(pool, waiting, wait=False)  # the same command: they die the same way
+        if first:
+            log.error("executors of pool '%s' are failing: %s. %s. Queued steps run locally "
+                      "until an executor connects; the pool tries again in %.0f s (command: "
+                      "%s)", pool.name, pool.failing, jobstatus.output_hint(pool.cmd,
+                      launch.job_id), pool.failed_until - now, pool.cmd)
 
     def _expire(self, pool: Pool, now: float) -> None:
         """Withdraw (cancel, forget) the pool's jobs pending longer than pending_timeout."""
@@ -467,6 +622,10 @@ class Supply:
         for proc in self.cancels:
             self._reap(proc, deadline)
         self.cancels = []
+        for query in self.queries:
+            self._terminate(query.proc)
+            query.outfile.unlink(missing_ok=True)
+        self.queries = []
         deadline = self.clock() + grace
         for launch in self.launches():
             proc = launch.proc
@@ -510,6 +669,7 @@ class Supply:
                 "submitted": pool.stats.submitted,
                 "ever_connected": pool.stats.connected,
                 "failed": pool.stats.failed,
+                "died": pool.stats.died,
                 "forgotten": pool.stats.forgotten,
                 "cancelled": pool.stats.cancelled,
                 "start_latency_median": (statistics.median(pool.stats.latencies)
@@ -517,6 +677,7 @@ class Supply:
                 "start_latency_max": max(pool.stats.latencies, default=None),
                 "addresses": dict(pool.stats.addresses),
                 "last_error": pool.last_error,
+                "failing": pool.failing,
             }
             for pool in self.pools
         }

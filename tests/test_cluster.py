@@ -211,8 +211,8 @@ def test_local_pool_fills_first_and_counts_as_cover(tmp_path, clock, sched) -> N
 def test_local_executors_call_back_on_the_private_endpoint(tmp_path, clock, sched) -> None:
     local = Pool("local", "python -m spraycc", 1, True)
     pool = cluster_pool(initial=1)
-    supply = make_supply(tmp_path, [local, pool], clock, sched, extra_args=" --serverkey=K",
-                         local_callme="ipc:///run/s", local_args=" --tmpdir=/t")
+    supply = make_supply(tmp_path, [local, pool], clock, sched, extra_args=["--serverkey=K"],
+                         local_callme="ipc:///run/s", local_args=["--tmpdir=/t"])
     supply.reconcile(2)
     assert sched.cmdlines[0] == ("python -m spraycc exec --callme=ipc:///run/s --code=c0de "
                                  "--launch=local-1 --tmpdir=/t")

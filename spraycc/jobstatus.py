@@ -74,13 +74,26 @@ _LSF_FINAL = {"DONE", "EXIT", "ZOMBI"}
 _PBS_FINAL = {"F", "X"}
 _GENERIC_FINAL = {"ended", "done", "failed", "cancelled", "exited", "completed"}
 
-_SGE_SCRIPT = (
-    'out=$(qstat 2>&1) || { printf "%s\\n" "$out"; exit 1; }\n'
-    'printf "%s\\n" "$out"\n'
-    'for id; do\n'
-    '  printf "%s\\n" "$out" | grep -q "^ *$id " || qacct -j "$id" 2>&1\n'
-    'done\n'
-)
+# qstat lists live jobs (pending, running, error states); an asked-for job it no longer lists
+# has ended: qacct tells how, once qmaster has written the accounting record (it flushes on
+# a timer), so the record is asked for up to 3 times, a second apart, before the job is
+# reported as ended without one. It runs in the background: the server's loop never waits.
+_SGE_SCRIPT = """\
+out=$(qstat 2>&1) || { printf '%s\\n' "$out"; exit 1; }
+printf '%s\\n' "$out"
+gone=
+for id; do printf '%s\\n' "$out" | grep -q "^ *$id " || gone="$gone $id"; done
+for try in 1 2 3; do
+  left=
+  for id in $gone; do
+    if rec=$(qacct -j "$id" 2>&1); then printf '%s\\n' "$rec"; else left="$left $id"; fi
+  done
+  gone=$left
+  [ -z "$gone" ] && break
+  sleep 1
+done
+for id in $gone; do echo "#vanished $id"; done
+"""
 
 
 def query_command(scheduler: str | None, job_ids: Sequence[str],
@@ -154,6 +167,9 @@ def _parse_sge(output: str) -> list[JobStatus]:
             found.append(JobStatus(words[0], state, stuck="E" in state,
                                    reason="error state (qstat -j ID shows why)"
                                    if "E" in state else ""))
+    for job_id in re.findall(r"^#vanished (\d+)$", output, re.M):
+        found.append(JobStatus(job_id, "ended", True, "",
+                               "no longer in qstat, no qacct record (accounting off?)"))
     for block in re.split(r"^=+\s*$", output, flags=re.M):
         fields = dict(_sge_field(line) for line in block.splitlines() if line.strip())
         job_id = fields.get("jobnumber", "")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import base_env
 
-pytest_plugins = ["harness.fixtures"]  # real Slurm clusters started by the test harness
+pytest_plugins = ["harness.fixtures", "harness.sge_fixtures"]  # real Slurm, Grid Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo"

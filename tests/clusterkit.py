@@ -92,6 +92,30 @@ def expect_failing(srv: ServerProc, deaths: Path, timeout: float = 30.0) -> tupl
     return msg, t_job - died, t_msg - died
 
 
+def failing_while_steps_wait(srv, ws: Path, env: dict[str, str], deaths: Path,
+                             ) -> tuple[str, float, float]:
+    """Three steps wait for executors whose jobs all die: the pool is reported failing and
+    the steps run locally. Returns expect_failing's (message, seconds, seconds)."""
+    runners = []
+    for name in "abc":
+        (ws / f"{name}.c").write_text(f"int {name}(void) {{ return 3; }}\n")
+        runners.append(subprocess.Popen([SPRAYCC, "run", "gcc", "-c", f"{name}.c"], cwd=ws,
+                                        env=env, stdin=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE))
+    try:
+        found = expect_failing(srv, deaths)
+        errs = [r.communicate(timeout=30)[1] for r in runners]
+    finally:
+        for r in runners:
+            if r.poll() is None:
+                r.kill()
+                r.wait()
+    for name, r, err in zip("abc", runners, errs, strict=True):
+        assert r.returncode == 0 and (ws / f"{name}.o").exists(), err
+        assert b"running locally" in err and b"jobs ended without connecting" in err, err
+    return found
+
+
 def local_fallback_steps(ws: Path, env: dict[str, str], n: int = 2) -> list[str]:
     """Compile n files through spraycc while the pool is failing: each runs locally at once.
     Returns the runners' stderr."""

@@ -17,7 +17,7 @@ from clusterkit import (
     build_on_cluster,
     dying_job,
     env_with,
-    expect_failing,
+    failing_while_steps_wait,
     local_fallback_steps,
     reference,  # noqa: F401 - the module's plain-build fixture
     settings,
@@ -85,30 +85,6 @@ def test_pending_jobs_are_deleted_at_exit(sge_cluster: SgeCluster, workspace: Pa
         assert runner.returncode == 0 and (workspace / "a.o").exists(), err
     log = srv.collect()
     assert f"pending job(s) of pool 'start': qdel {jobs[0]['id']}" in log, log
-
-
-def failing_while_steps_wait(srv, ws: Path, env: dict[str, str], deaths: Path,
-                             ) -> tuple[str, float, float]:
-    """Three steps wait for executors whose jobs all die: the pool is reported failing and
-    the steps run locally. Returns expect_failing's (message, seconds, seconds)."""
-    runners = []
-    for name in "abc":
-        (ws / f"{name}.c").write_text(f"int {name}(void) {{ return 3; }}\n")
-        runners.append(subprocess.Popen([SPRAYCC, "run", "gcc", "-c", f"{name}.c"], cwd=ws,
-                                        env=env, stdin=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE))
-    try:
-        found = expect_failing(srv, deaths)
-        errs = [r.communicate(timeout=30)[1] for r in runners]
-    finally:
-        for r in runners:
-            if r.poll() is None:
-                r.kill()
-                r.wait()
-    for name, r, err in zip("abc", runners, errs, strict=True):
-        assert r.returncode == 0 and (ws / f"{name}.o").exists(), err
-        assert b"running locally" in err and b"jobs ended without connecting" in err, err
-    return found
 
 
 @pytest.mark.timeout(120)

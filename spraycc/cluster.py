@@ -1,7 +1,8 @@
 """Executor supply: submitting executors through start commands, ramping, and job bookkeeping.
 
 Every executor, local or on a cluster, is started the same way:
-`sh -c "<start_cmd> exec --callme=HOST:PORT --code=N --launch=ID"`. With no start command the
+`sh -c "<start_cmd> exec --callme=HOST:PORT --code=N --launch=ID ..."`, the appended words
+built by `exec_words`, shell-inert so that wrappers may re-join them. With no start command the
 "start command" is this very spraycc (the embedded default), so the executor is a local process.
 
 A Pool is one start command; a Launch is one submitted executor, from submission until it
@@ -22,7 +23,12 @@ A pending job that has not connected after `pending_timeout` is cancelled and fo
 if its pool never got an executor, counts as a failure of the pool). Pending jobs are also
 cancelled after `release_delay` without any work, like idle executors are released, and all
 still-pending jobs are cancelled when the server exits, so none of ours starts after we are
-gone. A failing submit command is reported once, with its output, and the pool backs off
+gone. While jobs have not connected, the batch system is asked about them every
+STATUS_EVERY seconds in the background (`jobstatus`, one command for all of them): a job that
+ended or can never start counts as a failed executor at once, and a pool none of whose
+executors ever connected is "failing" after FAILING_AFTER of them, so its queued work goes
+local at once (docs/cluster.md, "Job status"). A failing submit command is reported once, with
+its output, and the pool backs off
 (10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
 executor at all, `exhausted` tells the server to send queued work back to local execution.
 """

@@ -8,11 +8,12 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import copy_demo
-from helpers import SPRAYCC, ServerProc, run, snapshot
+from helpers import SPRAYCC, ServerProc, run, snapshot, wait_for
 
 JOB_NAME = "spraycc-exec"
 FLAGS = ["CFLAGS=-O1 -g", "CXXFLAGS=-O1 -g"]  # small compiles on 2 CPUs; the plain build too
@@ -114,6 +115,29 @@ def failing_while_steps_wait(srv, ws: Path, env: dict[str, str], deaths: Path,
         assert r.returncode == 0 and (ws / f"{name}.o").exists(), err
         assert b"running locally" in err and b"jobs ended without connecting" in err, err
     return found
+
+
+def cancelled_at_exit(srv: ServerProc, ws: Path, env: dict[str, str],
+                      pending: Callable[[], list[dict[str, str]]]) -> list[dict[str, str]]:
+    """A step waits for an executor whose job stays pending; the server is stopped: no job of
+    ours is left the moment it has exited, and the step ran locally. Returns the jobs that
+    were pending."""
+    (ws / "a.c").write_text("int a(void) { return 3; }\n")
+    runner = subprocess.Popen([SPRAYCC, "run", "gcc", "-c", "a.c"], cwd=ws, env=env,
+                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        srv.read_until("submitted executor start-1")
+        jobs = wait_for(pending, 20, "the job to be queued")
+        srv.stop()
+        assert pending() == []  # at once, not eventually
+        _, err = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    assert runner.returncode == 0 and (ws / "a.o").exists(), err
+    assert b"the server is shutting down; running locally" in err, err
+    return jobs  # type: ignore[return-value]
 
 
 def local_fallback_steps(ws: Path, env: dict[str, str], n: int = 2) -> list[str]:

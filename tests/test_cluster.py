@@ -607,6 +607,9 @@ def test_dead_jobs_make_a_cold_pool_failing_and_the_rest_is_withdrawn(
            "NonZeroExitCode)" in caplog.text
     assert caplog.text.count("are failing") == 1
     assert pool.failed_until > clock.now  # it rests before trying again
+    # the jobs still pending came from the same command: cancelled, not waited for
+    wait_for(lambda: calls.exists() and calls.read_text(), 10, "the cancel command")
+    assert calls.read_text().split() == ["104", "105"]
     snap = supply.snapshot()["start"]
     assert snap["failing"].startswith(f"{pool.stats.died} jobs ended without connecting")
 

@@ -7,7 +7,6 @@ make of examples/demo, real qstat/qacct status polling and qdel at exit.
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from clusterkit import (
     JOB_NAME,
     build_on_cluster,
+    cancelled_at_exit,
     dying_job,
     env_with,
     failing_while_steps_wait,
@@ -67,22 +67,9 @@ def test_pending_jobs_are_deleted_at_exit(sge_cluster: SgeCluster, workspace: Pa
                                           tmp_path) -> None:
     senv = env_with(env, sge_cluster.env(), tmp_path)
     cmd = sample_start_cmd(senv).replace("-q all.q", "-q full.q")
-    (workspace / "a.c").write_text("int a(void) { return 3; }\n")
     with running_server(workspace, senv, config=settings(start_cmd=cmd, initial_count=2)) as srv:
-        runner = subprocess.Popen([SPRAYCC, "run", "gcc", "-c", "a.c"], cwd=workspace,
-                                  env=senv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            srv.read_until("submitted executor start-")
-            jobs = wait_for(lambda: [j for j in ours(sge_cluster) if j["state"] == "qw"],
-                            20, "the job to be queued")
-            srv.stop()
-            assert ours(sge_cluster) == []  # at once, not eventually
-            _, err = runner.communicate(timeout=30)
-        finally:
-            if runner.poll() is None:
-                runner.kill()
-                runner.wait()
-        assert runner.returncode == 0 and (workspace / "a.o").exists(), err
+        jobs = cancelled_at_exit(srv, workspace, senv,
+                                 lambda: [j for j in ours(sge_cluster) if j["state"] == "qw"])
     log = srv.collect()
     assert f"pending job(s) of pool 'start': qdel {jobs[0]['id']}" in log, log
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from clusterkit import (
     build_on_cluster,
+    cancelled_at_exit,
     dying_job,
     failing_while_steps_wait,
     local_fallback_steps,
@@ -103,23 +103,9 @@ def test_jobs_that_die_are_reported_by_status_polling(scheduler, batch_env, work
 def test_pending_jobs_are_cancelled_at_exit(scheduler, batch_env, workspace) -> None:
     old, new = FULL[scheduler]
     cmd = sample_start_cmd(scheduler).replace(old, new)
-    (workspace / "a.c").write_text("int a(void) { return 3; }\n")
     with running_server(workspace, batch_env,
                         config=settings(scheduler=scheduler, start_cmd=cmd)) as srv:
-        runner = subprocess.Popen([SPRAYCC, "run", "gcc", "-c", "a.c"], cwd=workspace,
-                                  env=batch_env, stdin=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        try:
-            srv.read_until("submitted executor start-1")
-            jobs = wait_for(lambda: live(batch_env), 10, "the job to be queued")
-            srv.stop()
-            assert live(batch_env) == []  # at once, not eventually
-            _, err = runner.communicate(timeout=30)
-        finally:
-            if runner.poll() is None:
-                runner.kill()
-                runner.wait()
-        assert runner.returncode == 0 and (workspace / "a.o").exists(), err
+        jobs = cancelled_at_exit(srv, workspace, batch_env, lambda: live(batch_env))
     log = srv.collect()
     job_id = jobs[0]["id"] + (".pbs-standin" if scheduler == "pbs" else "")
     assert f"cancelled 1 pending job(s) of pool 'start': {CANCEL[scheduler]} {job_id}" in log

@@ -23,13 +23,12 @@ A pending job that has not connected after `pending_timeout` is cancelled and fo
 if its pool never got an executor, counts as a failure of the pool). Pending jobs are also
 cancelled after `release_delay` without any work, like idle executors are released, and all
 still-pending jobs are cancelled when the server exits, so none of ours starts after we are
-gone. While jobs have not connected, the batch system is asked about them every
-STATUS_EVERY seconds in the background (`jobstatus`, one command for all of them): a job that
-ended or can never start counts as a failed executor at once, and a pool none of whose
-executors ever connected is "failing" after FAILING_AFTER of them, so its queued work goes
-local at once (docs/cluster.md, "Job status"). A failing submit command is reported once, with
-its output, and the pool backs off
-(10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
+gone. While jobs have not connected, the batch system is asked about them every 2 s in
+the background (`jobwatch`, one command for all of them): a job that ended or can never start
+counts as a failed executor at once, and a pool none of whose executors ever connected is
+"failing" after FAILING_AFTER of them, so its queued work goes local at once (docs/cluster.md,
+"Job status"). A failing submit command is reported once, with its output, and the pool backs
+off (10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
 executor at all, `exhausted` tells the server to send queued work back to local execution.
 """
 
@@ -48,6 +47,8 @@ from pathlib import Path
 from typing import Protocol
 
 from spraycc import jobstatus
+from spraycc.jobstatus import oneline
+from spraycc.jobwatch import JobWatch
 from spraycc.scheduler import INERT_SHOWN, cancel_command, inert, parse_job_id
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ SUBMIT_WAIT = 5.0  # at exit: how long submit commands still running may take to
 CANCEL_TIMEOUT = 30.0  # at exit: how long the cancel command may take
 BACKOFF_FIRST = 10.0  # seconds a failing pool rests after its first failure (doubling)
 BACKOFF_MAX = 300.0
-STATUS_EVERY = 2.0  # seconds between job status queries while jobs have not connected
-STATUS_TIMEOUT = 30.0  # a status query still running after this long is ended
 FAILING_AFTER = 3  # jobs dead without connecting, none of the pool ever connected: failing
 
 
@@ -185,18 +184,6 @@ class Pool:
         return not self.local and bool(self.status_cmd or self.scheduler in jobstatus.SCHEDULERS)
 
 
-@dataclass
-class Query:
-    """One job status query running in the background (docs/cluster.md, "Job status")."""
-
-    proc: subprocess.Popen[bytes]
-    scheduler: str | None
-    override: str
-    ids: list[str]
-    outfile: Path
-    started: float
-
-
 class Supply:
     def __init__(
         self,
@@ -234,9 +221,7 @@ class Supply:
         self.started = clock()
         self.no_work_since: float | None = None
         self.cancels: list[Proc] = []  # cancel commands run in the background
-        self.queries: list[Query] = []  # job status queries running in the background
-        self.last_query = -STATUS_EVERY
-        self.warned_query: set[str] = set()
+        self.watch = JobWatch(logdir, self._terminate)  # job status queries (background)
         self._serial = 0
         self.submitted = 0
 
@@ -423,67 +408,17 @@ class Supply:
     # ------------------------------------------------------------------- job status
 
     def _watch_jobs(self, now: float) -> None:
-        """Every STATUS_EVERY seconds while jobs have not connected, ask the batch system
-        about them: one background command per scheduler for all of them, read when it ends
-        (the poll loop never waits for it)."""
-        for query in list(self.queries):
-            if query.proc.poll() is not None:
-                self.queries.remove(query)
-                self._on_query_done(query)
-            elif now - query.started > STATUS_TIMEOUT:
-                self.queries.remove(query)
-                self._terminate(query.proc)
-                query.outfile.unlink(missing_ok=True)
-                log.warning("job status query %s gave no answer within %.0f s",
-                            query.proc.args[0], STATUS_TIMEOUT)
-        if self.queries or now - self.last_query < STATUS_EVERY:
-            return
-        groups: dict[tuple[str | None, str], list[str]] = {}
+        """Ask the batch system about the jobs that have not connected (in the background,
+        `jobwatch`) and act on those it reports dead."""
+        wanted: dict[tuple[str | None, str], list[str]] = {}
         for pool in self.pools:
-            if not pool.watchable():
-                continue
             ids = [launch.job_id for launch in pool.launches.values()
                    if launch.state == "pending" and launch.job_id]
-            if ids:
-                groups.setdefault((pool.scheduler, pool.status_cmd), []).extend(ids)
-        if groups:
-            self.last_query = now
-        for (scheduler, override), ids in groups.items():
-            self._start_query(scheduler, override, ids, now)
-
-    def _start_query(self, scheduler: str | None, override: str, ids: list[str],
-                     now: float) -> None:
-        argv = jobstatus.query_command(scheduler, ids, override)
-        if not argv:
+            if ids and pool.watchable():
+                wanted.setdefault((pool.scheduler, pool.status_cmd), []).extend(ids)
+        found = self.watch.tick(now, wanted)
+        if not found:
             return
-        outfile = self.logdir / f"status-{scheduler}.out"
-        try:
-            with open(outfile, "wb") as out:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=subprocess.STDOUT, close_fds=True,
-                                        start_new_session=True)
-        except OSError as exc:
-            self._warn_query(argv[0], f"cannot run {argv[0]}: {exc}")
-            return
-        self.queries.append(Query(proc, scheduler, override, ids, outfile, now))
-        log.debug("job status query: %s", shlex.join(argv))
-
-    def _warn_query(self, what: str, problem: str) -> None:
-        if what not in self.warned_query:
-            self.warned_query.add(what)
-            log.warning("cannot ask the batch system about pending jobs (%s): dead jobs are "
-                        "noticed only after pending_timeout", problem)
-
-    def _on_query_done(self, query: Query) -> None:
-        output = _tail(query.outfile, 1 << 20)
-        query.outfile.unlink(missing_ok=True)
-        found = jobstatus.parse(query.scheduler, output, query.ids, query.override)
-        if not found and query.proc.returncode:
-            log.debug("job status query exit status %d: %s", query.proc.returncode,
-                      _oneline(output))
-            if "nvalid job id" not in output:  # squeue: every one of them is long gone
-                self._warn_query(str(query.proc.args[0]),
-                                 f"exit status {query.proc.returncode}: {_oneline(output)}")
         for pool in self.pools:
             for launch in list(pool.launches.values()):
                 status = found.get(launch.job_id or "")
@@ -549,12 +484,12 @@ class Supply:
         if pool.local:
             if launch.state == "pending":
                 self.on_submit_failed(pool, f"executor exited with status {status} before "
-                                            f"connecting: {_oneline(output) or '(no output)'}")
+                                            f"connecting: {oneline(output) or '(no output)'}")
             launch.state = "gone"
         elif status != 0:
             if launch.state == "pending":
                 self.on_submit_failed(pool, f"exit status {status}: "
-                                            f"{_oneline(output) or '(no output)'}")
+                                            f"{oneline(output) or '(no output)'}")
             launch.state = "gone"
         elif launch.job_id is None:
             self._note_job_id(pool, launch, output)
@@ -566,7 +501,7 @@ class Supply:
         if launch.job_id is None and pool.cancellable() and not pool.warned_no_id:
             pool.warned_no_id = True
             log.warning("no job id in the output of pool '%s' start command (%r): its pending "
-                        "jobs cannot be cancelled", pool.name, _oneline(output)[:200])
+                        "jobs cannot be cancelled", pool.name, oneline(output)[:200])
 
     # -------------------------------------------------------------------- cancelling
 
@@ -598,7 +533,7 @@ class Supply:
             return
         if cp.returncode != 0:
             log.error("cancelling pending jobs failed (exit status %d): %s: %s", cp.returncode,
-                      shlex.join(argv), _oneline((cp.stdout + cp.stderr).decode(errors="replace")))
+                      shlex.join(argv), oneline((cp.stdout + cp.stderr).decode(errors="replace")))
         else:
             log.info("cancelled %d pending job(s) of pool '%s': %s", len(ids), pool.name,
                      shlex.join(argv))
@@ -628,10 +563,7 @@ class Supply:
         for proc in self.cancels:
             self._reap(proc, deadline)
         self.cancels = []
-        for query in self.queries:
-            self._terminate(query.proc)
-            query.outfile.unlink(missing_ok=True)
-        self.queries = []
+        self.watch.close()
         deadline = self.clock() + grace
         for launch in self.launches():
             proc = launch.proc
@@ -712,9 +644,3 @@ def _tail(path: Path, limit: int = 2000) -> str:
     except OSError:
         return ""
     return data.decode(errors="replace").strip()
-
-
-def _oneline(text: str, limit: int = 500) -> str:
-    """Command output as one readable line for a log message."""
-    line = " | ".join(part.strip() for part in text.splitlines() if part.strip())
-    return line if len(line) <= limit else "..." + line[-limit:]

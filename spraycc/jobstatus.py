@@ -263,6 +263,12 @@ _PARSERS = {
     "pbs": _parse_pbs,
 }
 
+def oneline(text: str, limit: int = 500) -> str:
+    """Command output as one readable line for a log message."""
+    line = " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if len(line) <= limit else "..." + line[-limit:]
+
+
 # --------------------------------------------------------------------- where output went
 
 _OUTPUT_OPTIONS = ("-o", "--output", "-e", "--error")

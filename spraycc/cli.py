@@ -134,7 +134,7 @@ def exec_(
     walltime: Annotated[float, typer.Option("--walltime", help="Stop taking tasks after this "
                                             "many seconds (0: no limit).")] = 0.0,
     serverkey: Annotated[str, typer.Option("--serverkey", help="The server's session public "
-                                           "key (Z85), for the CURVE handshake.")] = "",
+                                           "key (64 hex digits), for the CURVE handshake.")] = "",
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Run as an executor (started by the server through the start command)."""

@@ -1,7 +1,8 @@
 """Executor supply: submitting executors through start commands, ramping, and job bookkeeping.
 
 Every executor, local or on a cluster, is started the same way:
-`sh -c "<start_cmd> exec --callme=HOST:PORT --code=N --launch=ID"`. With no start command the
+`sh -c "<start_cmd> exec --callme=HOST:PORT --code=N --launch=ID ..."`, the appended words
+built by `exec_words`, shell-inert so that wrappers may re-join them. With no start command the
 "start command" is this very spraycc (the embedded default), so the executor is a local process.
 
 A Pool is one start command; a Launch is one submitted executor, from submission until it
@@ -22,8 +23,12 @@ A pending job that has not connected after `pending_timeout` is cancelled and fo
 if its pool never got an executor, counts as a failure of the pool). Pending jobs are also
 cancelled after `release_delay` without any work, like idle executors are released, and all
 still-pending jobs are cancelled when the server exits, so none of ours starts after we are
-gone. A failing submit command is reported once, with its output, and the pool backs off
-(10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
+gone. While jobs have not connected, the batch system is asked about them every 2 s in
+the background (`jobwatch`, one command for all of them): a job that ended or can never start
+counts as a failed executor at once, and a pool none of whose executors ever connected is
+"failing" after FAILING_AFTER of them, so its queued work goes local at once (docs/cluster.md,
+"Job status"). A failing submit command is reported once, with its output, and the pool backs
+off (10 s, doubling up to 5 min) instead of retrying in a tight loop; when no pool can supply an
 executor at all, `exhausted` tells the server to send queued work back to local execution.
 """
 
@@ -36,12 +41,15 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from spraycc.scheduler import cancel_command, parse_job_id
+from spraycc import jobstatus
+from spraycc.jobstatus import oneline
+from spraycc.jobwatch import JobWatch
+from spraycc.scheduler import INERT_SHOWN, cancel_command, inert, parse_job_id
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ SUBMIT_WAIT = 5.0  # at exit: how long submit commands still running may take to
 CANCEL_TIMEOUT = 30.0  # at exit: how long the cancel command may take
 BACKOFF_FIRST = 10.0  # seconds a failing pool rests after its first failure (doubling)
 BACKOFF_MAX = 300.0
+FAILING_AFTER = 3  # jobs dead without connecting, none of the pool ever connected: failing
 
 
 class Proc(Protocol):
@@ -78,6 +87,22 @@ def popen_sh(cmdline: str, logfile: Path) -> Proc:
         )
 
 
+def exec_words(callme: str, code: str, launch: str, options: Sequence[str] = ()) -> list[str]:
+    """The words the server appends to a start command: `exec --callme=HOST:PORT --code=N
+    --launch=ID` and `options` (--serverkey=HEX, --tmpdir=DIR, --walltime=S).
+
+    Every word is shell-inert (scheduler.INERT_CHARS), so it needs no quoting and survives any
+    number of re-joins by wrappers, `bsub`, `qsub -b y` or `sbatch --wrap "$*"`. Values from
+    the config are checked when it is loaded; a word that is not inert here is a bug.
+    """
+    words = ["exec", f"--callme={callme}", f"--code={code}", f"--launch={launch}", *options]
+    bad = [word for word in words if not inert(word)]
+    if bad:
+        raise ValueError(f"executor arguments {bad!r} contain characters other than "
+                         f"{INERT_SHOWN}")
+    return words
+
+
 @dataclass
 class Launch:
     """One submitted executor, from submission until it leaves."""
@@ -101,6 +126,7 @@ class PoolStats:
     submitted: int = 0
     connected: int = 0
     failed: int = 0  # submit commands that failed, executors that died before connecting
+    died: int = 0  # jobs the scheduler reported ended (or stuck) before their executor connected
     forgotten: int = 0  # pending jobs that never connected within pending_timeout
     cancelled: int = 0  # pending jobs cancelled (timeout, no more work, server exit)
     latencies: list[float] = field(default_factory=list)  # submit -> connect, seconds
@@ -119,6 +145,8 @@ class Pool:
     keep_pending: int = 3  # pending kept outstanding once one is
     scheduler: str | None = None  # for job ids and cancelling; None: unknown
     cancel_cmd: str = ""  # overrides the scheduler's cancel command; ids are appended
+    status_cmd: str = ""  # overrides the scheduler's job status query; ids are appended
+    failing: str = ""  # why the pool is failing (its jobs die before connecting), "" if not
     failed_until: float = 0.0
     failures: int = 0  # consecutive failure rounds (for the back-off)
     last_error: str = ""
@@ -151,6 +179,10 @@ class Pool:
     def cancellable(self) -> bool:
         return not self.local and bool(self.cancel_cmd or self.scheduler not in (None, "local"))
 
+    def watchable(self) -> bool:
+        """Can the server ask the batch system about this pool's jobs?"""
+        return not self.local and bool(self.status_cmd or self.scheduler in jobstatus.SCHEDULERS)
+
 
 class Supply:
     def __init__(
@@ -163,9 +195,9 @@ class Supply:
         limit: int | None = None,
         pending_timeout: float = 300.0,
         release_delay: float = 30.0,
-        extra_args: str = "",
+        extra_args: Sequence[str] = (),
         local_callme: str = "",
-        local_args: str = "",
+        local_args: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = popen_sh,
         killpg: Callable[[int, int], None] = os.killpg,
@@ -178,17 +210,18 @@ class Supply:
         self.limit = limit if limit is not None else sum(cluster)
         self.pending_timeout = pending_timeout
         self.release_delay = release_delay
-        self.extra_args = extra_args
+        self.extra_args = list(extra_args)
         # Local executors may call back on the server's private ipc endpoint instead (no TCP,
         # no CURVE: only this user can enter the directory the socket is in).
         self.local_callme = local_callme
-        self.local_args = local_args
+        self.local_args = list(local_args)
         self.clock = clock
         self.spawn = spawn
         self.killpg = killpg  # the submit commands and local executors lead their own groups
         self.started = clock()
         self.no_work_since: float | None = None
         self.cancels: list[Proc] = []  # cancel commands run in the background
+        self.watch = JobWatch(logdir, self._terminate)  # job status queries (background)
         self._serial = 0
         self.submitted = 0
 
@@ -207,11 +240,15 @@ class Supply:
 
     @property
     def exhausted(self) -> bool:
-        """No executor is connected or on its way, and no pool can submit one now."""
+        """No executor is connected, and none is on its way or can be submitted now: every
+        pool is failing (its jobs die before connecting), resting after a failure, or off."""
         now = self.clock()
-        return not self.connected and not self.pending and all(
-            pool.failed_until > now or pool.limit == 0 for pool in self.pools
-        )
+        return not self.connected and not any(
+            pool.limit and not pool.failing and (pool.pending or pool.failed_until <= now)
+            for pool in self.pools)
+
+    def failing(self) -> list[Pool]:
+        return [pool for pool in self.pools if pool.failing]
 
     # -------------------------------------------------------------------------- ramping
 
@@ -269,8 +306,7 @@ class Supply:
         callme, extra = self.callme, self.extra_args
         if pool.local and self.local_callme:
             callme, extra = self.local_callme, self.local_args
-        cmdline = (f"{pool.cmd} exec --callme={shlex.quote(callme)} "
-                   f"--code={self.code} --launch={launch_id}{extra}")
+        cmdline = " ".join([pool.cmd, *exec_words(callme, self.code, launch_id, extra)])
         logfile = self.logdir / f"{launch_id}.log"
         try:
             proc = self.spawn(cmdline, logfile)
@@ -291,16 +327,20 @@ class Supply:
         """Report a failure once and make the pool rest (no tight retry loop)."""
         now = self.clock()
         pool.stats.failed += 1
-        if pool.failed_until <= now:  # a new round: the launches of one wave fail together
-            pool.failures += 1
-            backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(pool.failures - 1, 5))
-            pool.failed_until = now + backoff
+        self._rest(pool, now)
         if error != pool.last_error:
             pool.last_error = error
             log.error("start command of pool '%s' failed: %s (command: %s; next try in %.0f s)",
                       pool.name, error, pool.cmd, pool.failed_until - now)
         else:
             log.debug("start command of pool '%s' failed again: %s", pool.name, error)
+
+    def _rest(self, pool: Pool, now: float) -> None:
+        """The pool rests before it submits again: 10 s, doubling per round up to 5 min."""
+        if pool.failed_until <= now:  # a new round: the launches of one wave fail together
+            pool.failures += 1
+            backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(pool.failures - 1, 5))
+            pool.failed_until = now + backoff
 
     # ------------------------------------------------------------------------- events
 
@@ -330,6 +370,9 @@ class Supply:
         pool.failures = 0
         pool.failed_until = 0.0
         pool.last_error = ""
+        if pool.failing:
+            pool.failing = ""
+            log.warning("pool '%s' works again: executor %s connected", pool.name, launch_id)
         stats = pool.stats
         stats.connected += 1
         stats.latencies.append(now - launch.submitted)
@@ -354,11 +397,64 @@ class Supply:
                     launch.proc = None
                     self._on_exit(pool, launch, proc.returncode or 0)
             self._expire(pool, now)
+        self._watch_jobs(now)
+        for pool in self.pools:
             for launch in list(pool.launches.values()):
                 if launch.state == "gone" and launch.proc is None:
                     del pool.launches[launch.id]
                     launch.logfile.unlink(missing_ok=True)
         self.cancels = [proc for proc in self.cancels if proc.poll() is None]
+
+    # ------------------------------------------------------------------- job status
+
+    def _watch_jobs(self, now: float) -> None:
+        """Ask the batch system about the jobs that have not connected (in the background,
+        `jobwatch`) and act on those it reports dead."""
+        wanted: dict[tuple[str | None, str], list[str]] = {}
+        for pool in self.pools:
+            ids = [launch.job_id for launch in pool.launches.values()
+                   if launch.state == "pending" and launch.job_id]
+            if ids and pool.watchable():
+                wanted.setdefault((pool.scheduler, pool.status_cmd), []).extend(ids)
+        found = self.watch.tick(now, wanted)
+        if not found:
+            return
+        for pool in self.pools:
+            for launch in list(pool.launches.values()):
+                status = found.get(launch.job_id or "")
+                if status is not None and launch.state == "pending" and status.dead:
+                    self._on_job_dead(pool, launch, status)
+
+    def _on_job_dead(self, pool: Pool, launch: Launch, status: jobstatus.JobStatus) -> None:
+        """A job ended, or waits for what cannot come, before its executor connected."""
+        now = self.clock()
+        pool.stats.failed += 1
+        pool.stats.died += 1
+        what = status.describe()
+        if status.stuck:
+            log.warning("executor %s of pool '%s' can never start (%s): cancelling it",
+                        launch.id, pool.name, what)
+            self._withdraw(pool, [launch], wait=False)
+        else:
+            log.warning("executor %s of pool '%s' ended without connecting (%s)", launch.id,
+                        pool.name, what)
+            launch.state = "gone"
+        if pool.stats.connected:
+            return  # the pool works: a job lost on the way (node failure) is replaced
+        if not pool.failing and pool.stats.died < FAILING_AFTER:
+            return
+        first = not pool.failing
+        pool.failing = (f"{pool.stats.died} jobs ended without connecting, none ever "
+                        f"connected (last {what})")
+        pool.last_error = pool.failing
+        self._rest(pool, now)
+        waiting = [other for other in pool.launches.values() if other.state == "pending"]
+        self._withdraw(pool, waiting, wait=False)  # the same command: they die the same way
+        if first:
+            log.error("executors of pool '%s' are failing: %s. %s. Queued steps run locally "
+                      "until an executor connects; the pool tries again in %.0f s (command: "
+                      "%s)", pool.name, pool.failing, jobstatus.output_hint(pool.cmd,
+                      launch.job_id), pool.failed_until - now, pool.cmd)
 
     def _expire(self, pool: Pool, now: float) -> None:
         """Withdraw (cancel, forget) the pool's jobs pending longer than pending_timeout."""
@@ -388,12 +484,12 @@ class Supply:
         if pool.local:
             if launch.state == "pending":
                 self.on_submit_failed(pool, f"executor exited with status {status} before "
-                                            f"connecting: {_oneline(output) or '(no output)'}")
+                                            f"connecting: {oneline(output) or '(no output)'}")
             launch.state = "gone"
         elif status != 0:
             if launch.state == "pending":
                 self.on_submit_failed(pool, f"exit status {status}: "
-                                            f"{_oneline(output) or '(no output)'}")
+                                            f"{oneline(output) or '(no output)'}")
             launch.state = "gone"
         elif launch.job_id is None:
             self._note_job_id(pool, launch, output)
@@ -405,7 +501,7 @@ class Supply:
         if launch.job_id is None and pool.cancellable() and not pool.warned_no_id:
             pool.warned_no_id = True
             log.warning("no job id in the output of pool '%s' start command (%r): its pending "
-                        "jobs cannot be cancelled", pool.name, _oneline(output)[:200])
+                        "jobs cannot be cancelled", pool.name, oneline(output)[:200])
 
     # -------------------------------------------------------------------- cancelling
 
@@ -437,7 +533,7 @@ class Supply:
             return
         if cp.returncode != 0:
             log.error("cancelling pending jobs failed (exit status %d): %s: %s", cp.returncode,
-                      shlex.join(argv), _oneline((cp.stdout + cp.stderr).decode(errors="replace")))
+                      shlex.join(argv), oneline((cp.stdout + cp.stderr).decode(errors="replace")))
         else:
             log.info("cancelled %d pending job(s) of pool '%s': %s", len(ids), pool.name,
                      shlex.join(argv))
@@ -467,6 +563,7 @@ class Supply:
         for proc in self.cancels:
             self._reap(proc, deadline)
         self.cancels = []
+        self.watch.close()
         deadline = self.clock() + grace
         for launch in self.launches():
             proc = launch.proc
@@ -510,6 +607,7 @@ class Supply:
                 "submitted": pool.stats.submitted,
                 "ever_connected": pool.stats.connected,
                 "failed": pool.stats.failed,
+                "died": pool.stats.died,
                 "forgotten": pool.stats.forgotten,
                 "cancelled": pool.stats.cancelled,
                 "start_latency_median": (statistics.median(pool.stats.latencies)
@@ -517,6 +615,7 @@ class Supply:
                 "start_latency_max": max(pool.stats.latencies, default=None),
                 "addresses": dict(pool.stats.addresses),
                 "last_error": pool.last_error,
+                "failing": pool.failing,
             }
             for pool in self.pools
         }
@@ -545,9 +644,3 @@ def _tail(path: Path, limit: int = 2000) -> str:
     except OSError:
         return ""
     return data.decode(errors="replace").strip()
-
-
-def _oneline(text: str, limit: int = 500) -> str:
-    """Command output as one readable line for a log message."""
-    line = " | ".join(part.strip() for part in text.splitlines() if part.strip())
-    return line if len(line) <= limit else "..." + line[-limit:]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spraycc.errors import ConfigError
+from spraycc.scheduler import INERT_SHOWN, inert
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ KEYS: dict[str, Key] = {
     "alt_start_cmd": Key((str,), ""),
     "scheduler": Key((str,), "auto", ("auto", "lsf", "openlava", "pbs", "sge", "slurm", "local")),
     "cancel_cmd": Key((str,), ""),
+    "status_cmd": Key((str,), ""),
     "initial_count": Key((int,), 5, minimum=0),
     "max_count": Key((int,), 200, minimum=1),
     "keep_pending": Key((int,), 3, minimum=0),
@@ -139,9 +141,16 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: key '{name}' must be one of {allowed}, not {value!r}")
         if key.minimum is not None and not isinstance(value, str) and value < key.minimum:
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
+        if name in APPENDED and value and not inert(value):
+            # never quoted into the line: a wrapper or `qsub -b y` would re-parse the quotes
+            raise ConfigError(f"{where}: key '{name}' may hold only {INERT_SHOWN} (it is "
+                              "appended to the start command, which shells re-parse)")
         values[name] = value
     return values
 
+
+# Keys whose values land in the words appended to the start command (cluster.exec_words).
+APPENDED = ("executor_tmpdir", "callback_host")
 
 RULE_KEYS = ("match", "regex", "where")
 

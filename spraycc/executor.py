@@ -18,19 +18,27 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import zmq
+from zmq.utils import z85
 
 from spraycc import auth, keys
 from spraycc import protocol as p
-from spraycc.errors import ProtocolError, SprayError
+from spraycc.errors import ProtocolError, SprayError, VersionMismatch
 from spraycc.taskkey import printable
 from spraycc.transport import curve_dealer, dealer
 
 log = logging.getLogger(__name__)
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL of a cancelled step's process group
+# An executor that cannot even open a TCP connection to --callme gives up after this long
+# (connection refused, no route, unknown host): the scheduler then records a failed job at once.
+CONNECT_GIVEUP = 3.0
+PROBE_TIMEOUT = 2.0  # the one plain TCP connect that names the cause when giving up
+# A user key missing on this host may be a shared filesystem that has not caught up yet with a
+# key the first server start just created: it is read again for this long before giving up.
+KEY_WAIT = 60.0
 
 
 class Step:
@@ -84,10 +92,12 @@ class Executor:
         # CURVE (tcp): the server's session key plus the user's key pair. A refused handshake
         # shows only on the monitor; it is watched by the poll loop so we exit at once.
         self.monitor: zmq.Socket | None = None
+        self.reached = True  # a TCP connection to the server was made (tcp endpoints only)
         if serverkey and keypair is not None:
             self.sock, self.monitor = curve_dealer(
                 self.ctx, callme, serverkey=serverkey, public=keypair.public,
-                secret=keypair.secret, events=auth.CLIENT_EVENTS)
+                secret=keypair.secret, events=auth.CLIENT_EVENTS | zmq.EVENT_CONNECTED)
+            self.reached = False
         else:
             self.sock = dealer(self.ctx, callme)
         self.step: Step | None = None
@@ -111,7 +121,8 @@ class Executor:
                     self.leave(f"terminated by {signal.Signals(self.terminated).name}")
         finally:
             self.shutdown()
-        log.info("executor %s exits: %s", self.launch, self.exit_reason)
+        log.log(logging.ERROR if self.exit_code else logging.INFO, "executor %s exits: %s",
+                self.launch, self.exit_reason)
         return self.exit_code
 
     def on_signal(self, signum: int, frame: object) -> None:
@@ -155,6 +166,12 @@ class Executor:
             self.last_heard = time.monotonic()
             try:
                 msg = p.decode(frames[0])
+            except VersionMismatch as exc:
+                self.exit_reason = (f"the server speaks protocol version {exc.theirs}, this "
+                                    f"executor {exc.ours}: the start command must run the "
+                                    "same spraycc as the server")
+                self.exit_code = 1
+                return
             except ProtocolError as exc:
                 log.warning("dropped a message from the server: %s", exc)
                 continue
@@ -182,6 +199,8 @@ class Executor:
         could never succeed: the server has another key or does not know ours)."""
         assert self.monitor is not None
         for event, value in auth.read_events(self.monitor):
+            if event in (zmq.EVENT_CONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED):
+                self.reached = True
             reason = auth.failure_reason(event, value)
             if reason is not None and not self.exit_reason:
                 self.exit_reason = f"refused by the server: {reason}"
@@ -189,7 +208,10 @@ class Executor:
 
     def on_tick(self) -> None:
         now = time.monotonic()
-        if now - self.last_heard > self.expiry:
+        if not self.reached:
+            if now - self.born > CONNECT_GIVEUP:
+                self.on_unreachable()
+        elif now - self.last_heard > self.expiry:
             self.exit_reason = "the server is gone (no heartbeat)"
             self.exit_code = 1
         elif now - self.last_sent >= self.heartbeat:
@@ -206,6 +228,17 @@ class Executor:
             step.timed_out = True  # type: ignore[attr-defined]
         if self.step is None and self.past_walltime(now):
             self.leave("wall-time limit reached")
+
+    def on_unreachable(self) -> None:
+        """No TCP connection to the server after CONNECT_GIVEUP: one plain connect names the
+        cause (it succeeding means the server was only slow: keep waiting for the heartbeat)."""
+        reason = probe(self.callme)
+        if reason is None:
+            self.reached = True
+            self.last_heard = time.monotonic()
+            return
+        self.exit_reason = f"cannot reach the server at {self.callme}: {reason}"
+        self.exit_code = 1
 
     def past_walltime(self, now: float) -> bool:
         """Past the point after which no new task is started (the scheduler's limit minus the
@@ -412,20 +445,74 @@ class Executor:
         self.ctx.term()
 
 
+def probe(endpoint: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Why a plain TCP connection to `endpoint` (tcp://HOST:PORT) fails, or None if it opens."""
+    host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return None
+    except socket.gaierror as exc:
+        return f"cannot resolve {host!r}: {exc.strerror}"
+    except TimeoutError:
+        return f"no answer within {timeout:g} s (a firewall between the cluster and the server?)"
+    except ValueError:
+        return f"{endpoint!r} is not HOST:PORT"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+
+
+def server_key(text: str) -> bytes:
+    """--serverkey as libzmq takes it (Z85): the server passes 64 hex digits (shell-inert,
+    docs/cluster.md); a 40-character Z85 key is accepted too."""
+    if len(text) == 64:
+        try:
+            return z85.encode(bytes.fromhex(text))
+        except ValueError:
+            pass
+    if auth.z85_ok(text):
+        return text.encode()
+    raise SprayError("--serverkey must be the server's public key, 64 hex digits (the "
+                     "server's start command passes it)")
+
+
+def load_key(wait: float = KEY_WAIT, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> keys.KeyPair:
+    """The user's key pair. A missing file is read again for up to `wait` seconds (said once
+    on stderr): a shared home on NFS may not show a key that the first server start made a
+    moment ago. Unreadable, exposed or malformed keys fail at once (KeyFileError)."""
+    deadline = clock() + wait
+    told = False
+    while True:
+        try:
+            return keys.load()
+        except keys.KeyFileError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError) or clock() >= deadline:
+                raise
+            if not told:
+                told = True
+                log.warning("%s is not there (yet?): waiting up to %.0f s for the shared "
+                            "filesystem to show it", keys.default_path(), wait)
+        sleep(1.0)
+
+
 def main(callme: str, code: str, *, launch: str = "", tmpdir: str = "",
          walltime: float = 0.0, serverkey: str = "") -> int:
     """Entry of `spraycc exec`. Returns the process exit code. Raises SprayError (KeyFileError
     included) when it cannot even try: the CLI prints it and exits non-zero at once."""
     endpoint = callme if "://" in callme else f"tcp://{callme}"
     keypair = None
+    key = b""
     if endpoint.startswith("tcp://"):
         # The server's tcp endpoint speaks only CURVE: without its key we would be refused.
-        if not auth.z85_ok(serverkey):
-            raise SprayError("--serverkey must be the server's 40-character public key "
-                             "(the server's start command passes it)")
-        keypair = keys.load()
-    executor = Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
-                        serverkey=serverkey.encode() if keypair else b"", keypair=keypair)
+        key = server_key(serverkey)
+        keypair = load_key()
+    try:
+        executor = Executor(endpoint, code, launch=launch, tmpdir=tmpdir, walltime=walltime,
+                            serverkey=key, keypair=keypair)
+    except OSError as exc:  # the temp dir: --tmpdir missing or full on this host
+        raise SprayError(f"cannot make a temp dir in {tmpdir or tempfile.gettempdir()}: "
+                         f"{exc.strerror or exc}") from None
     # A scheduler ending the job (scancel, bkill, qdel, wall time) sends SIGTERM first: say
     # goodbye so the server re-queues our task at once, not after the heartbeat expiry.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

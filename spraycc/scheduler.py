@@ -38,6 +38,18 @@ from collections.abc import Iterable, Mapping
 SCHEDULERS = ("lsf", "openlava", "slurm", "pbs", "sge", "local")
 CONFIG_CHOICES = (*SCHEDULERS, "auto")
 
+# The characters of everything the server appends to a start command: none of them means
+# anything to a shell (sh -c, bsub, qsub -b y, srun, ssh all re-join and re-parse the line) or
+# to a scheduler, so the words survive any number of re-joins unquoted (docs/cluster.md).
+INERT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/=,-")
+INERT_SHOWN = "letters, digits and . _ : / = , -"
+
+
+def inert(word: str) -> bool:
+    """Is `word` made only of INERT_CHARS (and not empty)?"""
+    return bool(word) and INERT_CHARS.issuperset(word)
+
+
 _CANCEL = {
     "lsf": "bkill",
     "openlava": "bkill",

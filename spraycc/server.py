@@ -26,15 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils import z85
 
 from spraycc import auth, keys, logprivacy, rules, serverfile, serverwatch, sessions
 from spraycc import protocol as p
 from spraycc.broker import Broker, Hooks
-from spraycc.cluster import Pool, Supply
+from spraycc.cluster import Pool, Supply, exec_words
 from spraycc.config import Config
 from spraycc.errors import ServerExists, WorkspaceUnwritable
 from spraycc.history import History, default_directory
-from spraycc.scheduler import resolve_scheduler
+from spraycc.scheduler import inert, resolve_scheduler
 from spraycc.taskkey import printable
 from spraycc.taskqueue import TaskQueue
 from spraycc.transport import RouterTransport
@@ -119,7 +120,10 @@ class Server:
         logprivacy.tag_session(self.session)
         self.ctx = zmq.Context()
         self.transport = RouterTransport(self.ctx)
-        self.rundir = Path(tempfile.mkdtemp(prefix="spraycc-"))  # 0700: private ipc socket
+        # 0700: the private ipc socket. Local executors get its path on their command line,
+        # which must stay shell-inert (cluster.exec_words): a TMPDIR with spaces is passed over.
+        tmp = tempfile.gettempdir()
+        self.rundir = Path(tempfile.mkdtemp(prefix="spraycc-", dir=tmp if inert(tmp) else "/tmp"))
         self.server_file = str(workspace / serverfile.NAME)
         self.wrote_file = False
         self.file_watch: serverwatch.FileWatch | None = None  # keeps the file in place
@@ -205,6 +209,10 @@ class Server:
                 log.warning("cannot tell which batch system the %s command submits to: set "
                             "`scheduler` or `cancel_cmd` in the config, or jobs still pending "
                             "when the server exits are not cancelled", pool.name)
+            elif not pool.local and not pool.watchable():
+                log.warning("no job status query for the %s command: set `status_cmd` in the "
+                            "config, or jobs that die before connecting are noticed only "
+                            "after pending_timeout", pool.name)
         if callback.startswith("127.") and any(not pool.local for pool in self.supply.pools):
             log.warning("executors are told to call back %s, a loopback address that other "
                         "hosts cannot reach: set callback_host (and bind_address)", callback)
@@ -220,13 +228,16 @@ class Server:
         self.broker.queue.unknown = self.history.typical()
         log.info("history: %d known steps in %s", len(self.history), self.history.directory)
 
-    def exec_args(self, curve: bool = True) -> str:
-        args = f" --serverkey={shlex.quote(self.serverkey.decode())}" if curve else ""
+    def exec_args(self, curve: bool = True) -> list[str]:
+        """The executor options appended after `exec --callme=... --launch=...`: all of them
+        shell-inert (cluster.exec_words): the session key as 64 hex digits, the tmpdir as
+        validated by config, the wall time as a plain decimal number."""
+        args = [f"--serverkey={z85.decode(self.serverkey).hex()}"] if curve else []
         if self.cfg.executor_tmpdir:
-            args += f" --tmpdir={shlex.quote(self.cfg.executor_tmpdir)}"
+            args.append(f"--tmpdir={self.cfg.executor_tmpdir}")
         if self.cfg.executor_walltime:
             walltime = max(0.0, self.cfg.executor_walltime - self.cfg.walltime_margin)
-            args += f" --walltime={walltime:g}"
+            args.append(f"--walltime={walltime:.3f}".rstrip("0").rstrip("."))
         return args
 
     def make_pools(self) -> list[Pool]:
@@ -253,7 +264,7 @@ class Server:
             first = cfg.initial_count // len(cmds) + (1 if i < cfg.initial_count % len(cmds) else 0)
             pools.append(Pool(name, cmd, limit, False, first, cfg.keep_pending,
                               scheduler=resolve_scheduler(cfg.scheduler, cmd, os.environ),
-                              cancel_cmd=cfg.cancel_cmd))
+                              cancel_cmd=cfg.cancel_cmd, status_cmd=cfg.status_cmd))
         return pools
 
     def claim(self) -> None:
@@ -401,11 +412,14 @@ class Server:
             return
         rate = (c.done + c.failed - self.last_done) / max(now - self.last_status, 1e-9)
         self.last_status, self.last_done = now, c.done + c.failed
+        failing = "".join(f" | pool {pool.name} FAILING: {pool.failing}"
+                          for pool in (self.supply.failing() if self.supply else []))
         log.info(
-            "%d/%d done, %d running, %d queued, %d local | executors %d (+%d pending) | %.1f/s",
+            "%d/%d done, %d running, %d queued, %d local | executors %d (+%d pending) | "
+            "%.1f/s%s",
             c.done + c.failed, c.submitted, self.broker.running, len(self.broker.queue),
             len(self.broker.local_holders), len(self.broker.executors),
-            self.supply.pending if self.supply else 0, rate,
+            self.supply.pending if self.supply else 0, rate, failing,
         )
 
     # ---------------------------------------------------------------------------- status
@@ -466,6 +480,7 @@ class Server:
                 "running": pool.count("connected"),
                 "pending": pool.count("pending"),
                 "error": pool.last_error,
+                "failing": pool.failing,
                 # the supply's own counters: submitted, ever_connected, failed, forgotten,
                 # cancelled, start latencies, peer addresses
                 "counters": counters.get(pool.name, {}),
@@ -657,8 +672,8 @@ def run(workspace: Path, cfg: Config, opts: Options, announce: Callable[[str], N
              f"{_duration(float(cfg.idle_shutdown_after))} with nothing to do")
     assert server.supply is not None
     for pool in server.supply.pools:
-        announce(f"start command ({pool.name}, up to {pool.limit}): {pool.cmd} exec "
-                 f"--callme={server.callme} --code={server.code} --launch=ID{server.exec_args()}")
+        words = exec_words(server.callme, server.code, "ID", server.exec_args())
+        announce(f"start command ({pool.name}, up to {pool.limit}): {pool.cmd} {' '.join(words)}")
     if server.fd_limit < 2 * (server.broker.local_slots + cfg.max_count) + 64:
         announce(f"warning: file-descriptor limit {server.fd_limit} may cap parallelism")
     return server.serve()

@@ -229,7 +229,9 @@ def render(snap: dict[str, Any], width: int = 100, rows: int = 40) -> list[str]:
                 f"{pool.get('pending', 0):>4}  limit {pool.get('limit', 0):>4}  failed "
                 f"{failed:>3}  {pool.get('cmd', '')}")
         lines.append(line)
-        if pool.get("error"):
+        if pool.get("failing"):
+            lines.append(f"           FAILING: {pool['failing']}")
+        elif pool.get("error"):
             lines.append(f"           last error: {pool['error']}")
     running = g("longest_running", []) or []
     lines += ["", f"longest running ({len(running)} shown of {g('running', 0)})"]

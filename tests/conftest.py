@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import base_env
 
-pytest_plugins = ["harness.fixtures", "newuser"]  # real Slurm clusters; spraycc from a wheel
+# real Slurm and Grid Engine started by the harness; spraycc installed from a wheel
+pytest_plugins = ["harness.fixtures", "harness.sge_fixtures", "newuser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo"

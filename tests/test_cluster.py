@@ -211,8 +211,8 @@ def test_local_pool_fills_first_and_counts_as_cover(tmp_path, clock, sched) -> N
 def test_local_executors_call_back_on_the_private_endpoint(tmp_path, clock, sched) -> None:
     local = Pool("local", "python -m spraycc", 1, True)
     pool = cluster_pool(initial=1)
-    supply = make_supply(tmp_path, [local, pool], clock, sched, extra_args=" --serverkey=K",
-                         local_callme="ipc:///run/s", local_args=" --tmpdir=/t")
+    supply = make_supply(tmp_path, [local, pool], clock, sched, extra_args=["--serverkey=K"],
+                         local_callme="ipc:///run/s", local_args=["--tmpdir=/t"])
     supply.reconcile(2)
     assert sched.cmdlines[0] == ("python -m spraycc exec --callme=ipc:///run/s --code=c0de "
                                  "--launch=local-1 --tmpdir=/t")
@@ -566,3 +566,73 @@ def test_alt_and_both_exclude_each_other(workspace: Path, env) -> None:
     r = run([SPRAYCC, "server", "--both"], workspace, env, timeout=30)
     assert r.returncode == 2 and b"--both needs start_cmd" in r.stderr
     assert not (workspace / ".spraycc_server").exists()
+
+
+# --------------------------------------------------------------------- job status polling
+
+
+def status_script(tmp_path: Path, answer: str) -> str:
+    """A status_cmd that prints `answer` (with {id} replaced) for each job id it is given."""
+    prog = tmp_path / "bin" / "jobstat"
+    prog.parent.mkdir(exist_ok=True)
+    prog.write_text(f'#!/bin/sh\nfor id; do echo "{answer}" | sed "s/{{id}}/$id/"; done\n')
+    prog.chmod(0o755)
+    return str(prog)
+
+
+def watch_until(supply: Supply, clock: Clock, done, what: str, demand: int = 0) -> None:
+    """Drive the server's loop over the supply (fake clock, real background status commands):
+    poll, then ramp to `demand`."""
+    def step() -> bool:
+        clock.now += 1.0
+        supply.poll()
+        if demand:
+            supply.reconcile(demand)
+        return bool(done())
+
+    wait_for(step, 20, what)
+
+
+def test_dead_jobs_make_a_cold_pool_failing_and_the_rest_is_withdrawn(
+        tmp_path, clock, sched, caplog) -> None:
+    _, calls = recorder(tmp_path, "fake-cancel")
+    pool = cluster_pool(initial=5, cancel_cmd=str(tmp_path / "bin" / "fake-cancel"))
+    pool.status_cmd = status_script(tmp_path, "{id} ended 3 NonZeroExitCode")
+    supply = make_supply(tmp_path, [pool], clock, sched)
+    with caplog.at_level(logging.INFO, logger="spraycc.cluster"):
+        supply.reconcile(20)
+        watch_until(supply, clock, lambda: pool.failing, "the pool to be failing")
+    assert pool.stats.died >= 3 and pool.pending == 0 and supply.exhausted
+    assert "ended without connecting (job 101: state ended, exit code 3, reason " \
+           "NonZeroExitCode)" in caplog.text
+    assert caplog.text.count("are failing") == 1
+    assert pool.failed_until > clock.now  # it rests before trying again
+    # the jobs still pending came from the same command: cancelled, not waited for
+    wait_for(lambda: calls.exists() and calls.read_text(), 10, "the cancel command")
+    assert calls.read_text().split() == ["104", "105"]
+    snap = supply.snapshot()["start"]
+    assert snap["failing"].startswith(f"{pool.stats.died} jobs ended without connecting")
+
+
+def test_a_dead_job_of_a_working_pool_is_only_replaced(tmp_path, clock, sched) -> None:
+    pool = cluster_pool(initial=2, keep=2)
+    pool.status_cmd = status_script(tmp_path, "{id} failed 1 NodeFail")
+    supply = make_supply(tmp_path, [pool], clock, sched)
+    supply.reconcile(5)
+    connect(supply, pool, 1)
+    supply.reconcile(5)
+    watch_until(supply, clock, lambda: pool.stats.died >= 3, "three deaths", demand=5)
+    assert not pool.failing and not supply.exhausted
+    supply.reconcile(5)
+    assert pool.pending == 2  # replaced: the pool works
+
+
+def test_stuck_jobs_are_cancelled(tmp_path, clock, sched) -> None:
+    _, calls = recorder(tmp_path, "fake-cancel")
+    pool = cluster_pool(initial=1, cancel_cmd=str(tmp_path / "bin" / "fake-cancel"))
+    pool.status_cmd = status_script(tmp_path, "{id} stuck - InvalidAccount")
+    supply = make_supply(tmp_path, [pool], clock, sched)
+    supply.reconcile(1)
+    watch_until(supply, clock, lambda: pool.stats.died, "the stuck job")
+    wait_for(lambda: calls.exists() and calls.read_text(), 10, "the cancel command")
+    assert calls.read_text().split() == ["101"]

@@ -1,0 +1,52 @@
+"""pytest fixture for the real-Grid-Engine harness (``harness.sge``).
+
+``sge_cluster``: session-scoped, one host (this machine), queues ``all.q`` (16 slots) and
+``full.q`` (0 slots: jobs stay pending). After each test that uses it, the jobs it left are
+deleted. It may run in the same session as the Slurm fixtures: the two share no port, file or
+directory.
+
+Harness unavailable (not root, packages not installable, a foreign Grid Engine running): the
+test is skipped with the reason, except under CI=true, where it fails: CI must run it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from . import HarnessUnavailable
+from .sge import SgeCluster
+
+__all__ = ["_sge_jobs_cleaned", "sge_cluster"]
+
+
+def unavailable(reason: str) -> None:
+    """Skip with `reason`, or fail loudly under CI=true (CI has root and the packages)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"harness unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sge_cluster() -> Iterator[SgeCluster]:
+    """A private single-host Grid Engine."""
+    cluster = SgeCluster()
+    try:
+        cluster.start()
+    except HarnessUnavailable as exc:
+        unavailable(f"real Grid Engine unavailable: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _sge_jobs_cleaned(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sge_cluster" in request.fixturenames:
+        cluster: SgeCluster = request.getfixturevalue("sge_cluster")
+        if cluster.running:
+            cluster.delete_all()

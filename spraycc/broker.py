@@ -401,6 +401,8 @@ class Broker:
             ex.task = task.id
             task.executor = peer
             task.started = self.clock()
+            log.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
+                      task.attempt, ex.launch, ex.host)
             try:
                 self.send(peer, [p.encode(p.Task(task.id, task.attempt)), task.body])
             except PeerGone:

@@ -7,10 +7,10 @@ from its stderr), and every wait has a deadline that fails the test instead of h
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,53 +61,90 @@ def base_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 class ServerProc:
-    """A `spraycc server` process we started, ended by its PID only."""
+    """A `spraycc server` process we started, ended by its PID only.
 
-    def __init__(self, workspace: Path, env: dict[str, str], args: list[str]) -> None:
-        self.workspace = workspace
+    A thread reads its stderr from the start, so a server logging more than a pipe holds
+    (64 KiB) never blocks in a write while a test builds; `lines` grows as it logs. Use it as
+    a context manager (or `running_server`) so a failing test never leaves it running.
+    """
+
+    def __init__(
+        self, workspace: Path | bytes, env: dict[str, str], args: list[str],
+        spraycc: str = SPRAYCC,
+    ) -> None:
+        self.workspace = Path(os.fsdecode(workspace))
         self.proc = subprocess.Popen(
-            [SPRAYCC, "server", *args],
+            [spraycc, "server", *args],
             cwd=workspace,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         self.lines: list[str] = []
-        self._buf = b""
+        self._eof = False
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        fd = self.proc.stderr.fileno()  # type: ignore[union-attr]
+        buf = b""
+        while chunk := os.read(fd, 65536):
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            with self._cond:
+                self.lines.extend(x.decode(errors="replace") for x in done)
+                self._cond.notify_all()
+        with self._cond:
+            if buf:
+                self.lines.append(buf.decode(errors="replace"))
+            self._eof = True
+            self._cond.notify_all()
+
+    def __enter__(self) -> ServerProc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def wait_log(self, predicate: Callable[[str], object], timeout: float, what: str) -> str:
+        """Wait until `predicate(everything logged so far)` is truthy; return that text.
+        Fails (AssertionError) at the deadline or when the server exits first."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                text = "\n".join(self.lines)
+                if predicate(text):
+                    return text
+                if self._eof:
+                    raise AssertionError(
+                        f"server exited ({self.proc.wait()}) before {what}: {self.lines}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
+                                         f"the server said: {self.lines}")
+                self._cond.wait(left)
 
     def read_until(self, needle: str, timeout: float = 15.0) -> str:
-        """Read the server's stderr until a line containing `needle`; return that line."""
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stderr.fileno()  # type: ignore[union-attr]
-        while True:
-            for line in self.lines:
-                if needle in line:
-                    return line
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"server never said {needle!r}; it said: {self.lines}")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise AssertionError(
-                    f"server exited ({self.proc.wait()}) before saying {needle!r}: {self.lines}"
-                )
-            self._buf += chunk
-            *done, self._buf = self._buf.split(b"\n")
-            self.lines.extend(x.decode(errors="replace") for x in done)
+        """Wait for a line of the server's stderr containing `needle`; return that line."""
+        self.wait_log(lambda text: needle in text, timeout, f"the server to say {needle!r}")
+        with self._cond:
+            return next(line for line in self.lines if needle in line)
 
-    def collect(self) -> str:
-        """Everything the server wrote to stderr (after it exited)."""
-        stderr = self.proc.stderr
-        if stderr is not None and not stderr.closed:
-            rest = stderr.read()
-            stderr.close()
-            self.lines.extend((self._buf + rest).decode(errors="replace").splitlines())
-            self._buf = b""
-        return "\n".join(self.lines)
+    def log(self) -> str:
+        """What the server has logged so far (it may still be running)."""
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def collect(self, timeout: float = 60.0) -> str:
+        """Everything the server wrote to stderr (call it after the server exited)."""
+        self._reader.join(timeout)
+        if self._reader.is_alive():
+            raise AssertionError(f"the server's stderr stayed open {timeout} s: {self.lines}")
+        if self.proc.stderr is not None and not self.proc.stderr.closed:
+            self.proc.stderr.close()
+        return self.log()
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:
@@ -118,18 +155,13 @@ class ServerProc:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("server did not exit within its deadline") from None
-        finally:
-            if self.proc.stdout:
-                self.proc.stdout.close()
 
     def kill(self) -> str:
-        """SIGKILL the server if it still runs (no goodbye), reap it, close its pipes and
-        return what it wrote to stderr."""
+        """SIGKILL the server if it still runs (no goodbye), reap it and return what it wrote
+        to stderr."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
         return self.collect()
 
     @property
@@ -139,18 +171,21 @@ class ServerProc:
 
 @contextmanager
 def running_server(
-    workspace: Path, env: dict[str, str], *args: str, config: str | None = None
+    workspace: Path | bytes, env: dict[str, str], *args: str, config: str | None = None,
+    spraycc: str = SPRAYCC,
 ) -> Iterator[ServerProc]:
     """A live server in `workspace` (optionally with a `.spraycc` config), stopped after."""
     if config is not None:
-        (workspace / ".spraycc").write_text(config)
-    srv = ServerProc(workspace, env, list(args))
+        (Path(os.fsdecode(workspace)) / ".spraycc").write_text(config)
+    srv = ServerProc(workspace, env, list(args), spraycc)
     try:
         srv.read_until("server: ")
         yield srv
     finally:
-        srv.stop()
-        srv.collect()
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
 
 
 def run(
@@ -192,6 +227,26 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def process_state(pid: int) -> str:
+    """A process's state letter, or "" when it no longer exists (Z: it exited, unreaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def ancestors(pid: int) -> list[int]:
+    """The parent, grandparent, ... of `pid` up to (not including) PID 1."""
+    out = []
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            break
+        out.append(pid)
+    return out
 
 
 def executor_pids(server_pid: int) -> list[int]:

@@ -17,12 +17,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import ServerProc
+from helpers import ServerProc, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a wheel is built from: the checkout minus caches, venvs and earlier build output.
@@ -80,32 +80,13 @@ class NewUser:
     def log_file(self) -> Path:
         return self.state / "log" / "server.log"
 
-    def server(self, workspace: Path | bytes, *args: str) -> UserServer:
+    def server(self, workspace: Path | bytes, *args: str) -> ServerProc:
         """A `spraycc server` of this user (not waited for: see `serving`)."""
-        return UserServer(self, workspace, list(args))
+        return ServerProc(workspace, self.env, list(args), self.spraycc)
 
-    @contextmanager
-    def serving(self, workspace: Path | bytes, *args: str) -> Iterator[UserServer]:
+    def serving(self, workspace: Path | bytes, *args: str) -> AbstractContextManager[ServerProc]:
         """A live server in `workspace`, stopped (SIGTERM, by its PID) afterwards."""
-        srv = self.server(workspace, *args)
-        try:
-            srv.read_until("server: ")
-            yield srv
-        finally:
-            srv.stop()
-            srv.collect()
-
-
-class UserServer(ServerProc):
-    """helpers.ServerProc running the installed spraycc as `user`."""
-
-    def __init__(self, user: NewUser, workspace: Path | bytes, args: list[str]) -> None:
-        self.workspace = Path(os.fsdecode(workspace))
-        self.proc = subprocess.Popen([user.spraycc, "server", *args], cwd=workspace,
-                                     env=user.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.lines = []
-        self._buf = b""
+        return running_server(workspace, self.env, *args, spraycc=self.spraycc)
 
 
 def _pip(python: str, *args: str, cwd: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -12,9 +13,10 @@ from conftest import copy_demo
 from helpers import (
     SPRAYCC,
     ServerProc,
+    ancestors,
     children,
-    descendants,
     executor_pids,
+    process_state,
     run,
     running_server,
     snapshot,
@@ -22,6 +24,23 @@ from helpers import (
 )
 
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\n"
+
+
+def redispatched(log: str, victim_pid: int) -> list[tuple[str, str]]:
+    """(task, executor) of every attempt 2 the server handed out after the executor with PID
+    `victim_pid` was lost: each must have been re-queued and sent to another executor. The
+    server logs both with -v (debug logging)."""
+    victim = re.search(rf"executor (\S+) connected from \S+ \(pid {victim_pid}\)", log)
+    assert victim, f"no executor with pid {victim_pid} in the log:\n{log}"
+    requeued = re.findall(r"task (\d+) \(.*?\) re-queued as attempt 2: ", log)
+    assert requeued, log
+    out = []
+    for task in requeued:
+        sent = re.findall(rf"task {task} \(.*?\) attempt 2 to executor (\S+) on ", log)
+        assert len(sent) == 1, (task, sent, log)
+        assert sent[0] != victim.group(1), f"attempt 2 of task {task} went to the dead executor"
+        out.append((task, sent[0]))
+    return out
 
 
 def object_files(build: Path) -> dict[str, tuple[bytes, int]]:
@@ -84,9 +103,9 @@ def test_kill_9_of_a_busy_executor_mid_build(tmp_path: Path, env: dict[str, str]
     plain = copy_demo(tmp_path / "plain")
     spray = copy_demo(tmp_path / "spray")
     assert run(["make", "-s", "-j4"], plain, env).returncode == 0
-    with running_server(spray, env, config=FAST + "local_count = 3\n") as srv:
+    with running_server(spray, env, "-v", config=FAST + "local_count = 3\n") as srv:
         build = subprocess.Popen(
-            ["make", "-s", "-j16", "LAUNCHER=spraycc run"],
+            ["make", "-s", "-j16", "LAUNCHER=spraycc run -v"],
             cwd=spray,
             env=env,
             stdout=subprocess.PIPE,
@@ -109,7 +128,13 @@ def test_kill_9_of_a_busy_executor_mid_build(tmp_path: Path, env: dict[str, str]
                 build.wait()
         assert build.returncode == 0, err.decode()
     log = srv.collect()
-    assert "re-queued" in log or "retr" in log, log
+    again = redispatched(log, int(victim))  # type: ignore[arg-type]
+    # each runner whose task was re-dispatched got RETRY (and ran it remotely, once)
+    text = err.decode()
+    assert text.count("; retrying (attempt 2)") == len(again), text
+    assert "running locally" not in text, text
+    assert re.search(r"summary: \d+ remote tasks \(0 failed, [1-9]\d* retried, 0 handed back",
+                     log), log
     want, got = object_files(plain / "build"), object_files(spray / "build")
     assert sorted(got) == sorted(want)
     assert all(got[n] == want[n] for n in want)
@@ -135,16 +160,16 @@ def test_server_file_rules(workspace: Path, env: dict[str, str]) -> None:
         info = srv.server_file.read_text()
         assert oct(srv.server_file.stat().st_mode & 0o777) == "0o600"
         assert "code=" in info and "ipc=" in info
-        second = ServerProc(workspace, env, [])
-        assert second.proc.wait(timeout=30) == 1
-        assert "already serves" in second.collect()
+        with ServerProc(workspace, env, []) as second:
+            assert second.proc.wait(timeout=30) == 1
+            assert "already serves" in second.collect()
         assert srv.server_file.read_text() == info  # untouched by the loser
     # SIGINT removes it too.
-    srv2 = ServerProc(workspace, env, [])
-    srv2.read_until("server: ")
-    srv2.proc.send_signal(signal.SIGINT)
-    assert srv2.proc.wait(timeout=20) == 0
-    assert not srv2.server_file.exists()
+    with ServerProc(workspace, env, []) as srv2:
+        srv2.read_until("server: ")
+        srv2.proc.send_signal(signal.SIGINT)
+        assert srv2.proc.wait(timeout=20) == 0
+        assert not srv2.server_file.exists()
 
 
 @pytest.mark.timeout(60)
@@ -162,13 +187,13 @@ def test_stale_server_file_is_replaced(workspace: Path, env: dict[str, str]) -> 
 def test_idle_shutdown(workspace: Path, env: dict[str, str]) -> None:
     (workspace / ".spraycc").write_text("idle_shutdown_after = 1\nrelease_delay = 0.5\n")
     (workspace / "a.c").write_text("int a;\n")
-    srv = ServerProc(workspace, env, [])
-    srv.read_until("server: ")
-    r = run([SPRAYCC, "run", "gcc", "-c", "a.c"], workspace, env)
-    assert r.returncode == 0 and (workspace / "a.o").exists()
-    assert srv.proc.wait(timeout=30) == 0
-    assert "idle for 1 s" in srv.collect()
-    assert not srv.server_file.exists()
+    with ServerProc(workspace, env, []) as srv:
+        srv.read_until("server: ")
+        r = run([SPRAYCC, "run", "gcc", "-c", "a.c"], workspace, env)
+        assert r.returncode == 0 and (workspace / "a.o").exists()
+        assert srv.proc.wait(timeout=30) == 0
+        assert "idle for 1 s" in srv.collect()
+        assert not srv.server_file.exists()
 
 
 @pytest.mark.timeout(60)
@@ -187,26 +212,23 @@ def test_runner_interrupted_cancels_its_task(workspace: Path, env: dict[str, str
     marker = workspace / "started"
     with running_server(workspace, env, config=FAST) as srv:
         runner = subprocess.Popen(
-            [SPRAYCC, "run", "--remote", "sh", "-c", f"touch {marker}; exec sleep 60"],
+            [SPRAYCC, "run", "--remote", "sh", "-c", f"sleep 60 & echo $! > {marker}.tmp; "
+             f"mv {marker}.tmp {marker}; wait"],
             cwd=workspace,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         wait_for(marker.exists, 30, "the remote command to start")
+        sleeper = int(marker.read_text())  # the sleep's own pid, a child of sh
+        assert srv.proc.pid in ancestors(sleeper)
         runner.send_signal(signal.SIGINT)
         assert runner.wait(timeout=10) == 130
         runner.stdout.close()  # type: ignore[union-attr]
         runner.stderr.close()  # type: ignore[union-attr]
-
-        def sleeper_alive() -> bool:
-            return any(
-                b"sleep\x0060" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                for pid in descendants(srv.proc.pid)
-                if Path(f"/proc/{pid}/cmdline").exists()
-            )
-
-        wait_for(lambda: not sleeper_alive(), 5, "the remote command to be killed")
+        # by PID: a sleep re-parented away from the server (an orphan) must not pass
+        wait_for(lambda: process_state(sleeper) in ("", "Z"), 10,
+                 "the remote command to be killed")
 
 
 @pytest.mark.timeout(60)
@@ -216,8 +238,8 @@ def test_executor_terminated_by_its_scheduler_hands_its_task_back(
     its task elsewhere at once instead of waiting for the heartbeat expiry."""
     first = workspace / "first"
     script = f"if [ -e {first} ]; then echo second run; exit 0; fi; touch {first}; exec sleep 60"
-    with running_server(workspace, env, config=FAST + "local_count = 2\n") as srv:
-        runner = subprocess.Popen([SPRAYCC, "run", "--remote", "sh", "-c", script],
+    with running_server(workspace, env, "-v", config=FAST + "local_count = 2\n") as srv:
+        runner = subprocess.Popen([SPRAYCC, "run", "-v", "--remote", "sh", "-c", script],
                                   cwd=workspace, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         wait_for(first.exists, 30, "the first attempt to start")
@@ -225,8 +247,14 @@ def test_executor_terminated_by_its_scheduler_hands_its_task_back(
         def busy() -> int | None:
             return next((pid for pid in executor_pids(srv.proc.pid) if children(pid)), None)
 
-        os.kill(int(wait_for(busy, 10, "the busy executor")), signal.SIGTERM)  # type: ignore[arg-type]
+        victim = int(wait_for(busy, 10, "the busy executor"))  # type: ignore[arg-type]
+        os.kill(victim, signal.SIGTERM)
         out, err = runner.communicate(timeout=30)
         assert runner.returncode == 0, err.decode()
         assert out == b"second run\n"
-    assert "terminated by SIGTERM" in srv.collect()
+    log = srv.collect()
+    assert "terminated by SIGTERM" in log
+    assert len(redispatched(log, victim)) == 1
+    # the runner got RETRY and the second attempt ran remotely, not handed back
+    assert b"; retrying (attempt 2)" in err and b"ran on " in err, err.decode()
+    assert b"running locally" not in err, err.decode()

@@ -14,7 +14,6 @@ import random
 import socket
 import struct
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,23 +118,20 @@ def random_message(rng: random.Random, headers: list[bytes], bomb_list: list[byt
 
 # ------------------------------------------------------------------------- fuzzing clients
 
-class StderrDrain:
-    """Reads the server's stderr while it runs: thousands of refusals are logged, and a full
-    pipe would block the server in a write."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.data = bytearray()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        while chunk := os.read(self.fd, 65536):
-            self.data += chunk
-
-    def text(self) -> str:
-        self.thread.join(30)
-        return self.data.decode(errors="replace")
+def error_for(sock: zmq.Socket, timeout: float = 60.0) -> str:
+    """The error the server answers the one task `sock` submitted with (ACCEPTED and any
+    OUTPUT before it are read past); fails at the deadline or on a RESULT without one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0 and sock.poll(left * 1000), "no RESULT for the submitted task"
+        msg = p.decode(sock.recv_multipart()[0])
+        if isinstance(msg, p.Result):
+            assert msg.error, f"a bomb body ran: {msg}"
+            return msg.error
+        if isinstance(msg, (p.Fail, p.Refuse)):
+            assert msg.reason
+            return msg.reason
 
 
 class Fuzzer:
@@ -250,8 +246,6 @@ def test_fuzz_the_server_while_a_real_build_runs(tmp_path: Path, env: dict[str, 
     rng = random.Random(0x5EC)  # reproducible
     with running_server(spray, env, config=FAST) as srv:
         pid = srv.proc.pid
-        assert srv.proc.stderr is not None
-        drain = StderrDrain(srv.proc.stderr.fileno())
         info = serverfile.read(str(srv.server_file))
         pair = keys.load(str(Path(env["HOME"]) / keys.NAME))
         tcp_port = int(info.get("tcp").rsplit(":", 1)[1])
@@ -269,6 +263,7 @@ def test_fuzz_the_server_while_a_real_build_runs(tmp_path: Path, env: dict[str, 
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         samples = []
         raw = bodies = 0
+        errors: set[str] = set()
         try:
             rounds = 0
             while build.poll() is None or rounds < 6:
@@ -284,6 +279,7 @@ def test_fuzz_the_server_while_a_real_build_runs(tmp_path: Path, env: dict[str, 
                 sub = Fuzzer(zmq_ctx, info.get("tcp"), curve, count=1)
                 sub.socks[0].send_multipart([p.encode(p.Submit(info.code, b"fuzz", 0, b"fuzz")),
                                              rng.choice(bomb_list)])
+                errors.add(error_for(sub.socks[0]))
                 bodies += 1
                 if rounds == 1:  # once: a frame above the limit, refused by libzmq unread
                     sub.socks[0].send_multipart([b"\0" * (MAX_FRAME + 1)])
@@ -305,10 +301,11 @@ def test_fuzz_the_server_while_a_real_build_runs(tmp_path: Path, env: dict[str, 
         r = run([SPRAYCC, "run", "-v", "gcc", "-c", "after.c"], spray, env)
         assert r.returncode == 0 and b"ran on" in r.stderr, r.stderr.decode()
         rss_end, hwm = vm_kib(pid, "VmRSS"), vm_kib(pid, "VmHWM")
-    log = drain.text()
+    log = srv.collect()
     assert "Traceback" not in log
     assert authed.sent + local.sent >= 12_000 and raw >= 360
     assert "dropped" in log or "refused" in log
+    print(f"bomb bodies answered with: {sorted(errors)}")
     # Memory: bounded, not growing with the number of messages.
     print(f"\nserver VmRSS: start {rss_start} KiB, samples {samples}, end {rss_end} KiB, "
           f"peak {hwm} KiB; {authed.sent} CURVE + {local.sent} ipc messages, {raw} raw "

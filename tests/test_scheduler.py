@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from spraycc import config
 from spraycc.scheduler import (
     CONFIG_CHOICES,
     cancel_command,
@@ -224,7 +225,6 @@ def test_sample_start_cmds_have_the_flags_that_matter(name: str) -> None:
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_sample_is_valid_with_every_commented_key_switched_on(name: str) -> None:
-    config = pytest.importorskip("spraycc.config")
     text, data = _sample(name)
     config.validate(data, name)
     uncommented = re.sub(r"(?m)^#(\w+ = )", r"\1", text)

@@ -1,7 +1,8 @@
 """Test harness: Debian source packages as honest third-party test inputs (SPEC §12).
 
 `source_package(name)` returns the .dsc of Debian's source package `name`, downloaded once
-with `apt-get source --download-only` into a cache directory and reused from there (re-runs
+with `apt-get source --download-only NAME=VERSION` (a version the deb-src lists offer, the
+installed one first) into a cache directory and reused from there (re-runs
 are offline and fast). Downloading needs a deb-src entry: we write our own
 /etc/apt/sources.list.d/spraycc-tests-src.sources (a copy of debian.sources with
 `Types: deb-src`) and refresh only that list. `extract(dsc, dest)` unpacks a fresh tree with
@@ -45,11 +46,39 @@ def source_package(name: str) -> Path:
         raise Unavailable(f"{name} is not cached in {where} and fetching it needs root")
     _ensure_deb_src()
     where.mkdir(parents=True, exist_ok=True)
-    _apt(["apt-get", "source", "--download-only", "-qq", name], cwd=where, timeout=300)
-    found = sorted(where.glob(f"{name}_*.dsc"))
-    if not found:
-        raise Unavailable(f"apt-get source {name} left no .dsc in {where}")
-    return found[-1]
+    versions = candidate_versions(name)
+    if not versions:
+        raise Unavailable(f"no deb-src entry lists source package {name}")
+    problems = []
+    for version in versions:
+        # A pinned version: unpinned, apt may pick a newer upload whose index names a
+        # detached signature (.orig.tar.xz.asc) the archive does not serve; we need none
+        # (dpkg-source -x runs with --no-check).
+        try:
+            _apt(["apt-get", "source", "--download-only", "-qq", f"{name}={version}"],
+                 cwd=where, timeout=300)
+        except Unavailable as exc:
+            problems.append(f"{version}: {exc}")
+            continue
+        found = sorted(where.glob(f"{name}_*.dsc"))
+        if found:
+            return found[-1]
+        problems.append(f"{version}: apt-get source left no .dsc in {where}")
+    raise Unavailable(f"cannot fetch source package {name}: {'; '.join(problems)}")
+
+
+def candidate_versions(name: str) -> list[str]:
+    """The versions of source package `name` the deb-src lists offer: first the one this
+    machine's installed binaries were built from, then the others in apt's order."""
+    r = subprocess.run(["apt-cache", "showsrc", "--only-source", name], capture_output=True,
+                       text=True, timeout=60, check=False)
+    offered = [ln.split(":", 1)[1].strip() for ln in r.stdout.splitlines()
+               if ln.startswith("Version:")]
+    q = subprocess.run(["dpkg-query", "-W", "-f=${source:Package}\t${source:Version}\n"],
+                       capture_output=True, text=True, timeout=60, check=False)
+    installed = {v for s, _, v in (ln.partition("\t") for ln in q.stdout.splitlines())
+                 if s == name}
+    return sorted(dict.fromkeys(offered), key=lambda v: v not in installed)
 
 
 def extract(dsc: Path, dest: Path) -> Path:

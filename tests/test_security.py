@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from harness.capability import unavailable
 from helpers import SPRAYCC, ServerProc, run, running_server, wait_for
 
 from spraycc import auth, keys, serverfile, zmtp
@@ -356,18 +357,18 @@ print(json.dumps(out))
 def _nobody_python() -> list[str]:
     """How to run spraycc as `nobody` (the venv's interpreter lives under root's home)."""
     if os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs root and runuser to act as another user")
+        unavailable("needs root and runuser to act as another user")
     try:
         pwd.getpwnam("nobody")
     except KeyError:
-        pytest.skip("no user nobody")
+        unavailable("no user nobody")
     python = "/usr/bin/python3"
     ver = f"{sys.version_info.major}.{sys.version_info.minor}"
     probe = subprocess.run(["runuser", "-u", "nobody", "--", python, "-c",
                             "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
                            capture_output=True, timeout=30)
     if probe.returncode != 0 or probe.stdout.decode().strip() != ver:
-        pytest.skip(f"no Python {ver} runnable by nobody at {python}")
+        unavailable(f"no Python {ver} runnable by nobody at {python}")
     return ["runuser", "-u", "nobody", "--", "env"]
 
 

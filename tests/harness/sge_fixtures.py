@@ -11,22 +11,15 @@ test is skipped with the reason, except under CI=true, where it fails: CI must r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from . import HarnessUnavailable
+from .capability import unavailable
 from .sge import SgeCluster
 
 __all__ = ["_sge_jobs_cleaned", "sge_cluster"]
-
-
-def unavailable(reason: str) -> None:
-    """Skip with `reason`, or fail loudly under CI=true (CI has root and the packages)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"harness unavailable under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 from harness import HarnessUnavailable
 from harness._util import pid_alive, wait_for
+from harness.capability import unavailable
 from harness.fixtures import SlurmPool
 from harness.netns import NetnsHosts
-from harness.slurm import CONF, RUN_DIR, SlurmCluster
+from harness.slurm import CONF, LEGACY_CONF, RUN_DIR, SlurmCluster
 
 from spraycc.scheduler import parse_job_id
 
@@ -201,7 +202,7 @@ def test_conf_sample_start_cmd_runs_on_real_slurm(
 def test_netns_jobs_come_from_each_host(slurm_netns_cluster, client_script, server_factory):
     cluster = slurm_netns_cluster
     server = server_factory(cluster.callback_host)
-    assert server.host == "10.231.0.1"
+    assert server.host == cluster.callback_host and cluster.callback_host.startswith("10.231.")
     jobs = {}
     for node in ("host1", "host2", "host3"):
         _, job = _sbatch(
@@ -213,7 +214,8 @@ def test_netns_jobs_come_from_each_host(slurm_netns_cluster, client_script, serv
         peer, msg, _ = server.accept()
         peers[msg["job"]] = (peer, msg["node"])
     assert peers == {job: (cluster.node_addr(node), node) for job, node in jobs.items()}
-    assert sorted(p for p, _ in peers.values()) == ["10.231.0.11", "10.231.0.12", "10.231.0.13"]
+    subnet = cluster.callback_host.rsplit(".", 1)[0]
+    assert sorted(p for p, _ in peers.values()) == [f"{subnet}.{i}" for i in (11, 12, 13)]
 
 
 @pytest.mark.slurm
@@ -229,7 +231,7 @@ def test_netns_jobs_cannot_reach_loopback(slurm_netns_cluster, client_script, se
     )
     _sbatch(slurm_netns_cluster, "--wrap", wrap)
     peer, msg, _ = bridge.accept()
-    assert msg["argv"] == ["refused"] and peer.startswith("10.231.0.1")
+    assert msg["argv"] == ["refused"] and peer.rsplit(".", 1)[0] == bridge.host.rsplit(".", 1)[0]
     assert loop.no_connection_within(0.2)
 
 
@@ -275,7 +277,8 @@ def test_start_cleans_up_after_a_crashed_run(_slurm_pool: SlurmPool, tmp_path):
         "c = SlurmCluster(netns_hosts=2, partitions=[Partition('debug', default=True),"
         " Partition('full', full=True)])\n"
         "c.start()\n"
-        "print(json.dumps({str(p): n for p, n in c._daemons.items()}), flush=True)\n"
+        "print(json.dumps({'bridge': c.netns.bridge,"
+        " 'daemons': {str(p): n for p, n in c._daemons.items()}}), flush=True)\n"
         "os._exit(0)\n"
     )
     cp = subprocess.run(
@@ -284,7 +287,8 @@ def test_start_cleans_up_after_a_crashed_run(_slurm_pool: SlurmPool, tmp_path):
     if cp.returncode != 0 and "HarnessUnavailable" in cp.stderr:
         pytest.skip(cp.stderr.strip().splitlines()[-1])
     assert cp.returncode == 0, cp.stderr
-    left = {int(p): n for p, n in json.loads(cp.stdout).items()}
+    crashed = json.loads(cp.stdout)
+    left = {int(p): n for p, n in crashed["daemons"].items()}
     assert all(pid_alive(p) for p in left)  # the "crash" left them running
     cluster = SlurmCluster()
     try:
@@ -295,14 +299,16 @@ def test_start_cleans_up_after_a_crashed_run(_slurm_pool: SlurmPool, tmp_path):
         assert not any(pid_alive(p) for p in left)
         assert cluster.node_states() == {"localhost": "idle"}
         links = subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
-        assert "spraycc-br0" not in links
+        assert f" {crashed['bridge']}:" not in links
     finally:
         cluster.stop()
 
 
 def test_not_root_is_a_clean_skip_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without root nothing is touched and the reason says why (the fixture skips with it)."""
+    """Without root nothing is touched and the reason says why: the fixture skips with it,
+    or, under CI=true, fails with it."""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(HarnessUnavailable, match="needs root"):
         SlurmCluster().start()
     with pytest.raises(HarnessUnavailable, match="needs root"):
@@ -310,24 +316,57 @@ def test_not_root_is_a_clean_skip_reason(monkeypatch: pytest.MonkeyPatch) -> Non
     pool = SlurmPool()
     with pytest.raises(pytest.skip.Exception, match="needs root"):
         pool.activate("slurm_cluster")
-    with pytest.raises(pytest.skip.Exception, match="needs root"):  # remembered, not retried
+    with pytest.raises(pytest.skip.Exception, match="needs root"):  # its own try
         pool.activate("slurm_netns_cluster")
+    assert sorted(pool.unavailable) == ["slurm_cluster", "slurm_netns_cluster"]
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"under CI=true.*needs root"):
+        pool.activate("slurm_cluster")  # remembered, not retried
     assert pool.active is None
+
+
+def test_a_netns_problem_leaves_the_single_node_cluster_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What keeps the namespace hosts from starting is remembered for that kind only."""
+    monkeypatch.delenv("CI", raising=False)
+    pool = SlurmPool()
+    started = []
+
+    def start(self: SlurmCluster) -> None:
+        if self.netns is not None:
+            raise HarnessUnavailable("no network namespaces here")
+        started.append(self)
+
+    monkeypatch.setattr(SlurmCluster, "start", start)
+    monkeypatch.setattr(SlurmCluster, "stop", lambda self: None)
+    with pytest.raises(pytest.skip.Exception, match="no network namespaces"):
+        pool.activate("slurm_netns_cluster")
+    assert pool.activate("slurm_cluster") is started[0]
 
 
 @pytest.mark.slurm
 @pytest.mark.timeout(60)
-def test_refuses_a_foreign_slurm_conf(_slurm_pool: SlurmPool) -> None:
-    _slurm_pool.close()  # our own conf would otherwise be there
-    if CONF.exists():
-        pytest.skip(f"{CONF} exists: not touching a real configuration")
+def test_runs_beside_an_existing_slurm_conf(_slurm_pool: SlurmPool) -> None:
+    """A machine's own /etc/slurm/slurm.conf (a real cluster's) is never read, written or
+    removed: the harness's Slurm has its own SLURM_CONF, directories and free ports."""
+    _slurm_pool.close()
     if os.geteuid() != 0:
-        pytest.skip("needs root")
-    CONF.parent.mkdir(parents=True, exist_ok=True)
-    CONF.write_text("ClusterName=somebody-else\n")
+        unavailable("needs root")
+    theirs = "ClusterName=somebody-else\nSlurmctldPort=6817\n"
+    ours_to_remove = not LEGACY_CONF.exists()
+    if ours_to_remove:
+        LEGACY_CONF.parent.mkdir(parents=True, exist_ok=True)
+        LEGACY_CONF.write_text(theirs)
+    before = LEGACY_CONF.read_bytes()
+    cluster = SlurmCluster()
     try:
-        with pytest.raises(HarnessUnavailable, match="not written by this harness"):
-            SlurmCluster().start()
-        assert CONF.read_text() == "ClusterName=somebody-else\n"
+        cluster.start()
+        assert CONF != LEGACY_CONF and cluster.env()["SLURM_CONF"] == str(CONF)
+        assert cluster.node_states() == {"localhost": "idle"}
+        assert f"SlurmctldPort={cluster.ctld_port}\n" in CONF.read_text()
+        assert LEGACY_CONF.read_bytes() == before
     finally:
-        CONF.unlink()
+        cluster.stop()
+        if ours_to_remove:
+            LEGACY_CONF.unlink()
+    assert not CONF.exists()

@@ -131,13 +131,10 @@ def test_jobs_that_all_die_are_reported_failing_and_steps_run_locally(
           f"{to_msg:.1f} s")
 
 
-def netns_inode(host: str) -> int:
-    return os.stat(f"/run/netns/{host}").st_ino
-
-
-def processes_in(host: str) -> list[int]:
-    """Every process in the network namespace `host` (made by the test harness: all ours)."""
-    want, found = netns_inode(host), []
+def processes_in(cluster: SlurmCluster, host: str) -> list[int]:
+    """Every process in the network namespace of `host` (made by the test harness: all ours)."""
+    assert cluster.netns is not None
+    want, found = os.stat(f"/run/netns/{cluster.netns.ns_name(host)}").st_ino, []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -167,9 +164,11 @@ def test_a_node_lost_mid_build_its_tasks_run_elsewhere(
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
-            srv.read_until("connected from 10.231.0.12", timeout=60)
-            srv.read_until("connected from 10.231.0.1", timeout=60)
-            victims = processes_in("host2")
+            srv.read_until(f"connected from {cluster.node_addr('host2')}", timeout=60)
+            others = [f"connected from {cluster.node_addr(h)} " for h in ("host1", "host3")]
+            srv.wait_log(lambda log: any(o in log for o in others), 60,
+                         "an executor on host1 or host3")
+            victims = processes_in(cluster, "host2")
             assert victims
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +77,24 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise HarnessError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct TCP ports free on every address right now (the kernel picks them).
+
+    For daemons whose port is written into their configuration: a fixed port may be taken by
+    another service (or another cluster) on the machine.
+    """
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("0.0.0.0", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def read_pid(path: Path) -> int | None:

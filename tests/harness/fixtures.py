@@ -6,18 +6,22 @@
 (default) and ``full`` (no free CPUs: jobs stay PENDING until ``release_full()``).
 ``slurm_netns_cluster``: session-scoped, nodes ``host1..host3`` in network namespaces
 (16 CPUs each), partitions ``debug`` (default, spread with LLN) and ``full`` (on ``host3``);
-jobs reach the test only at ``cluster.callback_host`` (10.231.0.1), not 127.0.0.1.
+jobs reach the test only at ``cluster.callback_host`` (the bridge's address), not 127.0.0.1.
 
-Both use the same machine-wide Slurm (one /etc/slurm/slurm.conf, ports 6817/6818), so only one
-runs at a time: a pool keeps the one last used and, when a test asks for the other, stops it and
+Both use the harness's one Slurm (its own SLURM_CONF and run directory, ports chosen free at
+start), so only one runs at a time: a pool keeps the one last used and, when a test asks for
+the other, stops it and
 starts the other (~3.5 s: start() waits for slurmctld's first scheduling pass, so every job a
 test submits starts on the next 1 s tick). The session fixture objects stay valid: the autouse
 fixture below restarts the requested cluster in place before each test that uses it. After each
 such test, jobs it left are cancelled and a lost blocker is restored, so tests do not see each
 other's jobs. Group tests by cluster kind to avoid switching back and forth.
 
-Not root, packages not installable, a foreign Slurm or bridge present: the test is skipped
-with the reason (HarnessUnavailable); a cluster that fails to come up fails the test.
+Not root, packages not installable, another live run of the harness (HarnessUnavailable): the
+test is skipped with the reason, except under CI=true, where it fails (harness.capability).
+A cluster that fails to come up (HarnessError: a daemon that will not start, ...) fails the
+test, in CI and out. Either is remembered per kind: a netns problem does not touch the
+single-node cluster's tests.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections.abc import Iterator
 import pytest
 
 from . import HarnessError, HarnessUnavailable
+from .capability import unavailable
 from .slurm import Partition, SlurmCluster
 
 __all__ = ["_slurm_active", "_slurm_pool", "slurm_cluster", "slurm_netns_cluster"]
@@ -53,12 +58,14 @@ def _make(kind: str) -> SlurmCluster:
 
 
 class SlurmPool:
-    """At most one running cluster; ``activate(kind)`` switches, remembering unavailability."""
+    """At most one running cluster; ``activate(kind)`` switches, remembering per kind why a
+    cluster could not start (the next test of that kind is told the same at once)."""
 
     def __init__(self) -> None:
         self.clusters: dict[str, SlurmCluster] = {}
         self.active: str | None = None
-        self.unavailable: str | None = None
+        self.unavailable: dict[str, str] = {}
+        self.broken: dict[str, str] = {}
 
     def get(self, kind: str) -> SlurmCluster:
         if kind not in self.clusters:
@@ -66,8 +73,10 @@ class SlurmPool:
         return self.clusters[kind]
 
     def activate(self, kind: str) -> SlurmCluster:
-        if self.unavailable:
-            pytest.skip(self.unavailable)
+        if kind in self.unavailable:
+            unavailable(self.unavailable[kind])
+        if kind in self.broken:
+            pytest.fail(self.broken[kind], pytrace=False)
         cluster = self.get(kind)
         if self.active == kind and cluster.healthy():
             cluster.restore_full()
@@ -78,8 +87,11 @@ class SlurmPool:
         try:
             cluster.start()
         except HarnessUnavailable as exc:
-            self.unavailable = f"real Slurm unavailable: {exc}"
-            pytest.skip(self.unavailable)
+            self.unavailable[kind] = f"real Slurm ({kind}) unavailable: {exc}"
+            unavailable(self.unavailable[kind])
+        except HarnessError as exc:
+            self.broken[kind] = f"real Slurm ({kind}) did not come up: {exc}"
+            raise
         self.active = kind
         return cluster
 
@@ -104,7 +116,7 @@ def slurm_cluster(_slurm_pool: SlurmPool) -> SlurmCluster:
 
 @pytest.fixture(scope="session")
 def slurm_netns_cluster(_slurm_pool: SlurmPool) -> SlurmCluster:
-    """A private Slurm over 3 network-namespace hosts (10.231.0.11-13)."""
+    """A private Slurm over 3 network-namespace hosts (``node_addr``: 10.231.X.11-13)."""
     return _slurm_pool.activate("slurm_netns_cluster")
 
 

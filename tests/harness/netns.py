@@ -1,8 +1,13 @@
 """Network-namespace "hosts": one machine posing as N cluster hosts with their own IPs.
 
-Creates bridge ``spraycc-br0`` holding ``<subnet>.1`` in the root namespace and namespaces
+Creates a bridge holding ``<subnet>.1`` in the root namespace and one namespace per host
 ``host1..hostN`` at ``<subnet>.11``, ``.12``, ... each wired to the bridge by a veth pair.
 Nothing leaves the subnet: the namespaces get no default route and forwarding stays off.
+
+The names and the subnet are chosen free when the hosts start (not fixed): the first ``K``
+for which bridge ``spraycc-brK``, namespaces ``sprayccK-hostI`` and veths ``spvK-hostI`` are
+all unused, and the first ``10.231.X.0/24`` (X = 0, 1, ...) that no route or address on the
+machine overlaps. A fixed ``subnet`` may still be asked for.
 
 Safety rules (NOTES.md): never reuse a bridge, namespace or veth we did not create, refuse a
 subnet that is already routed or addressed on the machine, delete only what we created. What we
@@ -29,7 +34,8 @@ from ._util import pid_alive, require_root, require_tools, run
 
 log = logging.getLogger(__name__)
 
-BRIDGE = "spraycc-br0"
+BRIDGE_PREFIX = "spraycc-br"
+SUBNETS = [f"10.231.{x}" for x in range(256)]
 STATE_DIR = Path("/run/spraycc-netns")
 NETNS_DIR = Path("/run/netns")
 
@@ -73,25 +79,38 @@ class NetnsHosts:
     127.0.0.1 is *not* reachable from inside a namespace).
     """
 
-    def __init__(self, n: int, subnet: str = "10.231.0") -> None:
+    def __init__(self, n: int, subnet: str | None = None) -> None:
         if not 1 <= n <= 50:
             raise ValueError("between 1 and 50 hosts")
         self.n = n
-        self.subnet = subnet
-        self.network = ipaddress.ip_network(f"{subnet}.0/24")
-        self.bridge_ip = f"{subnet}.1"
+        self.wanted_subnet = subnet
+        self._use(0, subnet or SUBNETS[0])
         self.hosts = [f"host{i}" for i in range(1, n + 1)]
         self._created: dict[str, list[str]] = {"bridge": [], "netns": [], "veth": []}
         self._state_file = STATE_DIR / "state.json"
+
+    def _use(self, index: int, subnet: str) -> None:
+        self.index = index
+        self.bridge = f"{BRIDGE_PREFIX}{index}"
+        self.subnet = subnet
+        self.network = ipaddress.ip_network(f"{subnet}.0/24")
+        self.bridge_ip = f"{subnet}.1"
 
     # -- addresses and processes ------------------------------------------------------------
     def addr(self, host: str) -> str:
         return f"{self.subnet}.{10 + self.hosts.index(host) + 1}"
 
+    def ns_name(self, host: str) -> str:
+        """The network namespace (under /run/netns) posing as `host`."""
+        return f"spraycc{self.index}-{host}"
+
+    def veth(self, host: str) -> str:
+        return f"spv{self.index}-{host}"
+
     def nsenter_prefix(self, host: str) -> list[str]:
         if host not in self.hosts:
             raise ValueError(f"unknown host {host!r}")
-        return ["nsenter", f"--net={NETNS_DIR / host}"]
+        return ["nsenter", f"--net={NETNS_DIR / self.ns_name(host)}"]
 
     def run(self, host: str, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess:
         """subprocess.run of ``argv`` inside ``host``'s network namespace."""
@@ -113,27 +132,34 @@ class NetnsHosts:
         require_root("network namespaces")
         require_tools("ip", "nsenter")
         self.cleanup_stale()
-        links, spaces = _links(), _namespaces()
-        if BRIDGE in links:
-            raise HarnessUnavailable(
-                f"bridge {BRIDGE} exists and was not created by this harness: refusing to reuse it"
-            )
-        taken = [h for h in self.hosts if h in spaces] + [
-            f"spv-{h}" for h in self.hosts if f"spv-{h}" in links
-        ]
-        if taken:
-            raise HarnessUnavailable(
-                f"{', '.join(taken)} exist(s) and were not created by "
-                "this harness: refusing to reuse them"
-            )
-        used = _subnet_in_use(self.network)
-        if used:
-            raise HarnessUnavailable(f"subnet {self.network} already in use ({used})")
+        self._choose_free()
         try:
             self._create()
         except Exception:
             self.stop()
             raise
+
+    def _choose_free(self) -> None:
+        """Names nobody uses (never reusing another's bridge, namespace or veth) and a
+        subnet no route or address overlaps."""
+        links, spaces = _links(), _namespaces()
+        for index in range(100):
+            self._use(index, self.subnet)
+            if self.bridge not in links and not any(
+                    self.ns_name(h) in spaces or self.veth(h) in links for h in self.hosts):
+                break
+        else:
+            raise HarnessUnavailable(f"no free {BRIDGE_PREFIX}K name among K = 0..99")
+        if self.wanted_subnet:
+            used = _subnet_in_use(self.network)
+            if used:
+                raise HarnessUnavailable(f"subnet {self.network} already in use ({used})")
+            return
+        for subnet in SUBNETS:
+            self._use(index, subnet)
+            if _subnet_in_use(self.network) is None:
+                return
+        raise HarnessUnavailable(f"every subnet {SUBNETS[0]}.0/24 .. {SUBNETS[-1]}.0/24 is in use")
 
     def _record(self, kind: str, name: str) -> None:
         self._created[kind].append(name)
@@ -143,21 +169,21 @@ class NetnsHosts:
         os.replace(tmp, self._state_file)
 
     def _create(self) -> None:
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-        self._record("bridge", BRIDGE)
-        run(["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", BRIDGE])
-        run(["ip", "link", "set", BRIDGE, "up"])
+        run(["ip", "link", "add", self.bridge, "type", "bridge"])
+        self._record("bridge", self.bridge)
+        run(["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", self.bridge])
+        run(["ip", "link", "set", self.bridge, "up"])
         for host in self.hosts:
-            run(["ip", "netns", "add", host])
-            self._record("netns", host)
-            veth = f"spv-{host}"
-            run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", host])
+            ns, veth = self.ns_name(host), self.veth(host)
+            run(["ip", "netns", "add", ns])
+            self._record("netns", ns)
+            run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
             self._record("veth", veth)
-            run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
-            run(["ip", "-n", host, "link", "set", "lo", "up"])
-            run(["ip", "-n", host, "addr", "add", f"{self.addr(host)}/24", "dev", "eth0"])
-            run(["ip", "-n", host, "link", "set", "eth0", "up"])
-        log.info("netns hosts %s up on %s", self.hosts, self.network)
+            run(["ip", "link", "set", veth, "master", self.bridge, "up"])
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            run(["ip", "-n", ns, "addr", "add", f"{self.addr(host)}/24", "dev", "eth0"])
+            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        log.info("netns hosts %s up on %s (bridge %s)", self.hosts, self.network, self.bridge)
 
     def stop(self) -> None:
         """Delete what we created (namespaces first: that removes their veth pairs)."""

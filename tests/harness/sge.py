@@ -14,8 +14,10 @@ Then it starts ``sge_qmaster`` and ``sge_execd`` without systemd and waits until
 the PIDs it recorded) and keeps the installation. A Grid Engine daemon already running that
 this harness did not start makes it refuse (HarnessUnavailable): it never touches another one.
 
-Fixed machine resources, none shared with the Slurm harness: ports 6444/6445 (qmaster,
-execd), ``/var/lib/gridengine`` (cell ``default``), ``/var/spool/gridengine``, and the run
+Its two ports (qmaster, execd) are chosen free at start and given to the daemons and every
+client as ``SGE_QMASTER_PORT``/``SGE_EXECD_PORT`` (``env()``), so a service on the usual
+6444/6445 does not stop it. Fixed machine resources, none shared with the Slurm harness:
+``/var/lib/gridengine`` (cell ``default``), ``/var/spool/gridengine``, and the run
 directory ``/run/spraycc-sge`` with the recorded PIDs. /work/shared/cluster/NOTES.md has the
 facts behind each step (measured: install 11-12 s, start 5-7 s, stop 10-17 s).
 """
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 
 from . import HarnessError, HarnessUnavailable
-from ._util import pid_alive, read_pid, require_root, run, stop_pids
+from ._util import free_ports, pid_alive, read_pid, require_root, run, stop_pids
 from ._util import wait_for as _wait_for
 from .slurm import ensure_installed
 
@@ -44,18 +46,7 @@ CELL = "default"
 COMMON = SGE_ROOT / CELL / "common"
 SPOOL = Path("/var/spool/gridengine")
 RUN_DIR = Path("/run/spraycc-sge")
-QMASTER_PORT, EXECD_PORT = 6444, 6445
 JOB_START_TIMEOUT = 30.0
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
 def install() -> float:
@@ -81,6 +72,7 @@ class SgeCluster:
         self.timings: dict[str, float] = {}
         self._daemons: dict[int, str] = {}
         self._running = False
+        self.qmaster_port = self.execd_port = 0  # chosen free by start()
 
     # -- public helpers ---------------------------------------------------------------------
     @property
@@ -89,7 +81,9 @@ class SgeCluster:
 
     def env(self) -> dict[str, str]:
         """Environment for clients (qsub, qstat, spraycc server) talking to this cluster."""
-        return {**os.environ, "SGE_ROOT": str(SGE_ROOT), "SGE_CELL": CELL}
+        return {**os.environ, "SGE_ROOT": str(SGE_ROOT), "SGE_CELL": CELL,
+                "SGE_QMASTER_PORT": str(self.qmaster_port),
+                "SGE_EXECD_PORT": str(self.execd_port)}
 
     def qstat_jobs(self) -> list[dict[str, str]]:
         """Live jobs (pending, running, error): dicts with id, name, state, queue."""
@@ -210,9 +204,7 @@ class SgeCluster:
             if pid and pid_alive(pid, name):
                 raise HarnessUnavailable(f"{name} (pid {pid}) runs and was not started by this "
                                          "harness: refusing to touch another Grid Engine")
-        for port in (QMASTER_PORT, EXECD_PORT):
-            if not _port_free(port):
-                raise HarnessUnavailable(f"port {port} in use: another Grid Engine runs here")
+        self.qmaster_port, self.execd_port = free_ports(2)
 
     def _record(self, pid: int | None, name: str) -> None:
         if pid is not None:

@@ -62,7 +62,9 @@ def load(path: str | None = None) -> KeyPair:
     Raises KeyFileError (FileNotFoundError-caused if it does not exist)."""
     path = path or default_path()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: opening a FIFO put in the key's place would wait for a writer forever;
+        # this way it opens at once and check_private refuses it (no effect on a file).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise KeyFileError(
             f"{path} does not exist: run `spraycc init` (or start `spraycc server` once) "

@@ -66,6 +66,8 @@ def test_unknown_host_is_named(keyed_env, tmp_path) -> None:
     ("exposed", "is readable or writable by other users (mode 644)"),
     ("malformed", "is not a spraycc key file"),
     ("unreadable", "is not a regular file"),
+    ("fifo", "is not a regular file"),  # opened without waiting for a writer
+    ("foreign", "belongs to uid 65534, not to you"),
 ])
 def test_a_key_it_cannot_use_fails_at_once(env, tmp_path, damage, says) -> None:
     path = Path(env["HOME"]) / keys.NAME
@@ -75,6 +77,13 @@ def test_a_key_it_cannot_use_fails_at_once(env, tmp_path, damage, says) -> None:
     elif damage == "malformed":
         path.write_text("public = short\n")
         path.chmod(0o600)
+    elif damage == "fifo":
+        os.mkfifo(path, 0o600)
+    elif damage == "foreign":
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the key file to another user")
+        keys.create(str(path))
+        os.chown(path, 65534, 65534)
     else:
         path.mkdir()
     status, lines, took = exec_cmd(env, tmp_path, "--callme=127.0.0.1:1", "--code=c0de",

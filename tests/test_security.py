@@ -158,6 +158,38 @@ def test_an_exposed_key_is_refused_with_the_fix(workspace: Path, env: dict[str, 
         keys.parse("k", b"public = short\nsecret = " + b"x" * 40)
 
 
+@pytest.mark.parametrize(("kind", "says"), [
+    ("fifo", "is not a regular file"),
+    ("directory", "is not a regular file"),
+    ("foreign", "belongs to uid 65534, not to you"),
+])
+def test_a_key_file_that_is_not_ours_or_not_a_file_is_refused(
+        workspace: Path, env: dict[str, str], kind: str, says: str) -> None:
+    """init, server and exec refuse it on one line and leave it as it is (never "repaired",
+    docs/security.md); a FIFO does not make them wait for a writer."""
+    path = Path(env["HOME"]) / keys.NAME
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind == "directory":
+        path.mkdir(0o700)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the key file to another user")
+        keys.create(str(path))
+        os.chown(path, 65534, 65534)
+    before = path.lstat()
+    for argv in ([SPRAYCC, "init"], [SPRAYCC, "server"],
+                 [SPRAYCC, "exec", "--callme=127.0.0.1:1", "--code=c0de",
+                  f"--serverkey={'ab' * 32}", f"--tmpdir={workspace}"]):
+        r = run(argv, workspace, env, timeout=30)
+        lines = r.stderr.decode().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and says in lines[0], (argv, lines)
+    after = path.lstat()
+    assert (after.st_ino, after.st_mode, after.st_uid) == (before.st_ino, before.st_mode,
+                                                           before.st_uid)
+    assert not (workspace / serverfile.NAME).exists()
+
+
 # --------------------------------------------------------------------------- refusals
 
 def test_wrong_access_code_is_refused_within_a_second(server: ServerProc, workspace: Path,

@@ -159,6 +159,6 @@ def local_fallback_steps(ws: Path, env: dict[str, str], n: int = 2) -> list[str]
 def env_with(env: dict[str, str], cluster_env: dict[str, str], tmp: Path) -> dict[str, str]:
     """The test env plus a cluster's client variables; TMPDIR keeps scratch in the test."""
     out = {**env, "TMPDIR": str(tmp)}
-    out.update({k: v for k, v in cluster_env.items() if k in ("SGE_ROOT", "SGE_CELL",
-                                                               "SLURM_CONF")})
+    out.update({k: v for k, v in cluster_env.items() if k in (
+        "SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT", "SLURM_CONF")})
     return out

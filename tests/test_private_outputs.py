@@ -1,8 +1,8 @@
 """End to end on the real executor path: a compiler run remotely writes its outputs (object,
-dependency file, stack usage, -save-temps files) only into the executor's private directory; nothing lands in
-the shared tree until the runner has received them and renamed them into place (README.md,
-docs/anycmd.md "Files the command writes"). tests/fidelity.py checks the same on an emulation
-of the executor; here it is a real server, a real executor and real gcc.
+dependency file, stack usage, -save-temps files) only into the executor's private directory;
+nothing lands in the shared tree until the runner has received them and renamed them into
+place (README.md, docs/anycmd.md "Files the command writes"). tests/fidelity.py checks the
+same on an emulation of the executor; here it is a real server, a real executor and real gcc.
 
 The compiler on the executor's PATH is a wrapper around the real gcc that, right after gcc
 exits (before the executor has sent anything back), lists every file under the workspace

@@ -41,7 +41,10 @@ from spraycc.placement import OUTPUT_DIR_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 0\n"
-QUICK = 1.0  # "the refusal is observed on the client side within a second"
+# The refusal is observed on the client side within a second (bench/promptness.py measures
+# it); the tests allow ten times that, so a loaded 2-CPU machine does not fail them, which
+# still tells a prompt refusal from a wait for a timeout or a heartbeat expiry.
+QUICK = 10.0
 TAG_C = 'const char tag[] = "{tag}";\nint get(void) {{ return tag[0]; }}\n'
 
 

@@ -213,11 +213,11 @@ def test_recv_timeout_returns_none_promptly(router, dealers) -> None:
     dealer = dealers(endpoint)
     start = time.monotonic()
     assert dealer.recv(0) is None
-    assert time.monotonic() - start < 0.1
+    assert time.monotonic() - start < 1.0  # bench/promptness.py measures the real figures
     start = time.monotonic()
     assert dealer.recv(0.2) is None
     elapsed = time.monotonic() - start
-    assert 0.19 <= elapsed < 1.5
+    assert 0.19 <= elapsed < 2.0
 
 
 def test_server_closing_raises_closed(router, dealers) -> None:
@@ -260,14 +260,14 @@ def test_connect_refused_fails_quickly() -> None:
     start = time.monotonic()
     with pytest.raises(ZmtpError, match="cannot connect"):
         Dealer(f"tcp://127.0.0.1:{closed_tcp_port()}", timeout=5)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 4.0  # not the 5 s timeout: bench/promptness.py
 
 
 def test_missing_ipc_path_fails_quickly(ipc_dir: str) -> None:
     start = time.monotonic()
     with pytest.raises(ZmtpError, match="cannot connect"):
         Dealer(f"ipc://{ipc_dir}/nobody.sock", timeout=5)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 4.0  # not the 5 s timeout
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_silent_server_times_out() -> None:
         start = time.monotonic()
         with pytest.raises(ZmtpError, match="timed out"):
             Dealer(f"tcp://127.0.0.1:{port}", timeout=0.3)
-        assert 0.25 <= time.monotonic() - start < 2.0
+        assert 0.25 <= time.monotonic() - start < 3.0
 
 
 def test_hostname_endpoint(make_router, dealers) -> None:
@@ -705,7 +705,7 @@ def test_recv_times_out_while_a_huge_frame_arrives(fake, dealers) -> None:
     dealer = dealers(server.endpoint)
     start = time.monotonic()
     assert dealer.recv(0.01) is None
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # not waiting for the whole 64 MiB frame
     assert dealer_recv(dealer) == [body]
     stop.set()
     server.result()
@@ -733,7 +733,7 @@ def test_full_unix_backlog_is_retried_until_the_deadline(ipc_dir: str) -> None:
             start = time.monotonic()
             with pytest.raises(ZmtpError, match="timed out"):
                 Dealer(f"ipc://{path}", timeout=0.3)
-            assert 0.25 <= time.monotonic() - start < 2.0
+            assert 0.25 <= time.monotonic() - start < 3.0
         finally:
             for client in queued:
                 client.close()

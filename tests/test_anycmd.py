@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SPRAYCC, run, running_server, wait_for
+from helpers import SPRAYCC, ancestors, process_state, run, running_server, wait_for
 
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 0\n"
 N_TESTS = 52
@@ -250,25 +250,6 @@ def test_output_streams_while_the_command_runs(workspace: Path, env: dict[str, s
     assert runner.returncode == 7
 
 
-def _state(pid: int) -> str:
-    """A process's state letter, or "" when it no longer exists (a zombie, Z, has exited)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
-
-
-def _ancestors(pid: int) -> list[int]:
-    out = []
-    while pid > 1:
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        out.append(pid)
-    return out
-
-
 @pytest.mark.timeout(60)
 def test_ctrl_c_kills_the_whole_remote_process_group(workspace: Path,
                                                      env: dict[str, str]) -> None:
@@ -283,13 +264,13 @@ def test_ctrl_c_kills_the_whole_remote_process_group(workspace: Path,
             _read_until(runner.stdout.fileno(), b"started\n", time.monotonic() + 30)  # type: ignore[union-attr]
             pids = [int((workspace / f).read_text()) for f in
                     ("main.pid", "child.pid", "child2.pid")]
-            assert srv.proc.pid in _ancestors(pids[0])  # it runs under an executor
-            assert all(_state(pid) not in ("", "Z") for pid in pids)
+            assert srv.proc.pid in ancestors(pids[0])  # it runs under an executor
+            assert all(process_state(pid) not in ("", "Z") for pid in pids)
             sent = time.monotonic()
             runner.send_signal(signal.SIGINT)
 
             def all_gone() -> bool:
-                return all(_state(pid) in ("", "Z") for pid in pids)
+                return all(process_state(pid) in ("", "Z") for pid in pids)
 
             # SIGTERM, then SIGKILL 1 s later (docs/anycmd.md): bench/promptness.py measures
             # it; here an order of magnitude more, so a loaded machine does not fail it

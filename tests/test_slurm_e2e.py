@@ -22,9 +22,14 @@ import time
 from pathlib import Path
 
 import pytest
+from clusterkit import (
+    cancelled_at_exit,
+    objects,
+    reference,  # noqa: F401 - the module's plain-build fixture
+)
 from conftest import copy_demo
 from harness.slurm import CONF, SlurmCluster
-from helpers import SPRAYCC, ServerProc, run, running_server, snapshot, wait_for
+from helpers import SPRAYCC, ServerProc, run, running_server, wait_for
 
 pytestmark = pytest.mark.slurm
 
@@ -62,20 +67,6 @@ def our_jobs(cluster: SlurmCluster) -> list[dict[str, str]]:
     return [j for j in cluster.squeue_jobs() if j["name"] == JOB_NAME]
 
 
-def objects(build: Path) -> dict[str, tuple[bytes, int]]:
-    return snapshot(build, skip=lambda p: ".spraycc-tmp" in p.name)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, int]]:
-    """The demo built plainly, without spraycc, with the flags the tests use."""
-    plain = copy_demo(tmp_path_factory.mktemp("plain") / "demo")
-    r = subprocess.run(["make", "-s", "-j4", *FLAGS], cwd=plain, capture_output=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr.decode()
-    return objects(plain / "build")
-
-
 def build_demo(ws: Path, env: dict[str, str]) -> float:
     t0 = time.monotonic()
     r = run(["make", "-j16", "LAUNCHER=spraycc run", *FLAGS], ws, env, timeout=240)
@@ -84,10 +75,10 @@ def build_demo(ws: Path, env: dict[str, str]) -> float:
     return time.monotonic() - t0
 
 
-def check_build(ws: Path, reference: dict[str, tuple[bytes, int]]) -> None:
+def check_build(ws: Path, plain: dict[str, tuple[bytes, int]]) -> None:
     got = objects(ws / "build")
-    assert sorted(got) == sorted(reference)
-    for name, want in reference.items():
+    assert sorted(got) == sorted(plain)
+    for name, want in plain.items():
         assert got[name] == want, f"{name} differs from the plain build"
     out = subprocess.run([str(ws / "build" / "demo")], capture_output=True, timeout=30)
     assert out.returncode == 0 and b"checks passed" in out.stdout
@@ -100,7 +91,8 @@ def events(log: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 @pytest.mark.timeout(240)
 def test_both_build_on_slurm_the_queue_with_free_cpus_gets_the_executors(
-        slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str], reference) -> None:
+        slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str],
+        reference) -> None:  # noqa: F811
     """--both over partition `debug` (free CPUs) and `full` (none): the build runs on sbatch
     jobs of `debug` only, `full` keeps just its half of the first wave pending, idle executors
     are released after the build, and the still-pending jobs are cancelled at server exit."""
@@ -171,26 +163,13 @@ def test_server_exit_cancels_jobs_still_pending(
     the moment the server has exited (the cancel command ran before it did)."""
     cluster = slurm_cluster
     senv = slurm_env(env, tmp_path)
-    (workspace / "a.c").write_text("int a(void) { return 3; }\n")
     config = settings(start_cmd=sbatch("full"), initial_count=2, bind_address="127.0.0.1",
                       callback_host="127.0.0.1")
     with running_server(workspace, senv, config=config) as srv:
-        runner = subprocess.Popen([SPRAYCC, "run", "gcc", "-c", "a.c"], cwd=workspace,
-                                  env=senv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            srv.read_until("submitted executor start-")
-            jobs = wait_for(lambda: [j for j in our_jobs(cluster) if j["state"] == "PENDING"],
-                            10, "the job to be queued")
-            assert [j["partition"] for j in jobs] == ["full"]
-            srv.stop()
-            assert our_jobs(cluster) == []  # at once, not eventually
-            _, err = runner.communicate(timeout=30)
-        finally:
-            if runner.poll() is None:
-                runner.kill()
-                runner.wait()
-        assert runner.returncode == 0 and (workspace / "a.o").exists(), err
-        assert b"the server is shutting down; running locally" in err, err
+        jobs = cancelled_at_exit(  # SIGTERM
+            srv, workspace, senv,
+            lambda: [j for j in our_jobs(cluster) if j["state"] == "PENDING"])
+        assert [j["partition"] for j in jobs] == ["full"]
     log = srv.collect()
     assert f"cancelled 1 pending job(s) of pool 'start': scancel {jobs[0]['id']}" in log
 
@@ -241,7 +220,7 @@ def test_pending_job_on_a_full_queue_is_cancelled_and_work_runs_locally(
 @pytest.mark.timeout(240)
 def test_netns_executors_call_back_from_each_host_and_end_when_the_server_is_killed(
         slurm_netns_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str],
-        reference) -> None:
+        reference) -> None:  # noqa: F811
     """Three Slurm nodes in network namespaces: executors reach the server on the bridge
     address from each host's own (10.231.X.11-13) and the build is right. Then the server is
     killed (-9): the executors notice the silence (heartbeats) and leave, ending their jobs."""

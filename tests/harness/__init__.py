@@ -8,7 +8,8 @@ Used by the pytest fixtures in ``harness.fixtures`` and usable from a plain scri
         ...
 
 Everything here needs root; without it (or without the packages and no way to install
-them) the harness raises :class:`HarnessUnavailable`, which the fixtures turn into a skip.
+them) the harness raises :class:`HarnessUnavailable`, which the fixtures turn into a skip
+with the reason, or a failure under CI=true (``harness.capability``).
 See /work/shared/cluster/NOTES.md for the facts this code relies on.
 """
 
@@ -25,7 +26,8 @@ class HarnessError(RuntimeError):
 class HarnessUnavailable(RuntimeError):
     """The harness cannot run on this machine (not root, packages not installable, ...).
 
-    The reason is in ``str(exc)``; fixtures turn it into ``pytest.skip(reason)``.
+    The reason is in ``str(exc)``; fixtures pass it to ``capability.unavailable``: a skip,
+    or a failure under CI=true.
     """
 
 

@@ -226,23 +226,37 @@ def test_pending_jobs_are_cancelled_when_the_server_ends(
 @pytest.mark.timeout(120)
 def test_no_job_is_left_pending_after_an_idle_shutdown(
         slurm_cluster: SlurmCluster, workspace: Path, env, tmp_path) -> None:
-    """--both: a step runs on a job of the queue with free CPUs while the other pool's job
-    waits in the full queue; with no work for release_delay the executor is released and the
-    pending job withdrawn (scancel), then the server idles out, nothing of ours left queued.
-    (A server with jobs pending is never idle: docs/cluster.md.)"""
+    """--both: two steps wait while each pool gets a job, one in the queue with free CPUs
+    (it runs them), one in the full queue (it stays pending); with no work for release_delay
+    the executor is released and the pending job withdrawn (scancel), then the server idles
+    out, nothing of ours left queued. (A server with jobs pending is never idle.)"""
     senv = slurm_env(slurm_cluster, env, tmp_path)
     cmd = sample_start_cmd()
     config = settings(start_cmd=cmd, alt_start_cmd=cmd.replace("--partition=debug",
                                                                "--partition=full"),
                       initial_count=2, release_delay=1, idle_shutdown_after=2)
-    (workspace / "a.c").write_text("int a(void) { return 3; }\n")
     (workspace / ".spraycc").write_text(config)
+    gate = workspace / "gate"
     with ServerProc(workspace, senv, ["--both"]) as srv:
         srv.read_until("server: ")
-        r = run([SPRAYCC, "run", "-v", "gcc", "-c", "a.c"], workspace, senv, timeout=60)
-        assert r.returncode == 0 and b"ran on" in r.stderr, r.stderr.decode()
-        assert srv.proc.wait(timeout=60) == 0
-        assert ours(slurm_cluster) == []
+        steps = [subprocess.Popen([SPRAYCC, "run", "--remote", "sh", "-c",
+                                   f"while [ ! -e {gate} ]; do sleep 0.05; done"],
+                                  cwd=workspace, env=senv, stdin=subprocess.DEVNULL)
+                 for _ in range(2)]
+        try:
+            wait_for(lambda: [j for j in ours(slurm_cluster)
+                              if j["partition"] == "full" and j["state"] == "PENDING"],
+                     30, "a job of the alt pool pending in the full queue")
+            gate.touch()
+            assert [p.wait(timeout=60) for p in steps] == [0, 0]
+            assert srv.proc.wait(timeout=60) == 0
+            assert ours(slurm_cluster) == []
+        finally:
+            gate.touch()
+            for p in steps:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
         log = srv.collect()
     assert "idle for 2 s" in log, log
     assert "withdrawing 1 pending executor(s) of pool 'alt'" in log, log

@@ -48,8 +48,9 @@ STOP     client -> server     code:str, now:bool                                
 STALE    runner -> server     code:str, host:str, path:bytes, detail:str                 -
 ======== ==================== ========================================================= ========
 
-OUTPUT, FILE, INPUTS, RESULT and CREDIT are relayed by the server unchanged: it only swaps the routing
-id (executor <-> runner of that task), so their headers carry the server's task id and attempt.
+OUTPUT, FILE, INPUTS, RESULT and CREDIT are relayed by the server unchanged: it only swaps the
+routing id (executor <-> runner of that task), so their headers carry the server's task id and
+attempt.
 
 The task body (SUBMIT frame 1, relayed as TASK frame 1) is a msgpack map decoded only by the
 executor: ``cwd`` (bytes), ``argv`` (list of bytes), ``env`` (map bytes -> bytes, the exact

@@ -37,9 +37,9 @@ from spraycc.classify import (
 # ---------------------------------------------------------------------------------------------
 
 _STUBS = [
-    "gcc", "g++", "gcc-11", "gcc-12", "g++-12", "x86_64-linux-gnu-gcc-12", "x86_64-linux-gnu-g++-12",
-    "arm-none-eabi-gcc", "clang-14", "ccache", "ld", "ar", "ranlib", "gcc-ar", "depcomp",
-    "c99-gcc", "distcc", "icx",
+    "gcc", "g++", "gcc-11", "gcc-12", "g++-12", "x86_64-linux-gnu-gcc-12",
+    "x86_64-linux-gnu-g++-12", "arm-none-eabi-gcc", "clang-14", "ccache", "ld", "ar", "ranlib",
+    "gcc-ar", "depcomp", "c99-gcc", "distcc", "icx",
 ]  # fmt: skip
 _LINKS = {
     "cc": "gcc", "c++": "g++", "clang": "clang-14", "clang++": "clang-14",

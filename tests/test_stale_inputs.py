@@ -115,6 +115,8 @@ def test_stale_generated_header_builds_like_a_plain_build(tmp_path: Path, worksp
     line = next(x for x in log.splitlines() if "stale view of gen/gen.h" in x)
     assert "the executor saw size" in line and "this host size" in line, line
     assert "summary: 3 stale view(s)" in log and "gen/gen.h (3)" in log
+    stats = run([SPRAYCC, "stats"], ws, env, timeout=30).stdout.decode()
+    assert "stale     3 executor view(s) of inputs, re-run: gen/gen.h (3)" in stats, stats
 
 
 @pytest.mark.timeout(180)

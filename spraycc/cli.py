@@ -208,6 +208,11 @@ def explain(ctx: typer.Context) -> None:
         out["note"] = "stays local when the runner's stdin is a pipe or a file"
     if placement.decision.remote and not placement.forced:
         out["input_check"] = explain_inputs(placement.decision, cwd, list_inputs)
+    if placement.decision.reason.startswith(runner.SEVERAL):
+        split = runner.split_parts(argv, cwd)  # with a server: one remote step per source
+        out["split_into"] = split
+        if split:
+            out["note"] = "with a server running, each part runs as a step of its own"
     typer.echo(json.dumps(out, indent=2))
 
 

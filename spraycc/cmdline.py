@@ -118,7 +118,7 @@ class Parsed:
 
     __slots__ = (
         "aux_info", "dep_m", "diag_colour", "emit_llvm", "extra_inputs", "family", "incdirs",
-        "inputs", "md", "mf",
+        "input_toks", "inputs", "md", "mf",
         "mode_c", "mode_e", "mode_s", "mt_seen", "out", "pipe", "reason", "save_temps",
         "save_temps_at", "sources", "stack_usage", "syntax_only", "time_trace", "wp_deps",
     )  # fmt: skip
@@ -132,6 +132,7 @@ class Parsed:
         self.mf: tuple[int, str] | None = None  # (token, path) of the last -MF (it wins)
         self.incdirs: list[tuple[int, str]] = []  # (search rank, dir) of -iquote/-I/...
         self.emit_llvm = False  # clang -emit-llvm: .bc/.ll instead of .o/.s
+        self.input_toks: list[int] = []  # token index of each of `inputs`
         self.mt_seen = False  # -MT / -MQ given
         self.out: tuple[int, str] | None = None  # (token, path) of the last -o
         self.pipe = False
@@ -164,6 +165,7 @@ def parse(toks: list[str], family: str) -> Parsed:
             if a == "-":
                 cmd.local("reads the source from stdin")
             cmd.inputs.append(a)
+            cmd.input_toks.append(i - 1)
             src_lang = lang or lang_of(a)
             if src_lang != flags.LINKER_INPUT:
                 cmd.sources.append((a, src_lang))

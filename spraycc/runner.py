@@ -681,6 +681,14 @@ def _main(opts: Options, argv: list[str]) -> int:
     if opts.verbose or (opts.force == "remote" and not decision.remote):
         say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
     fallback = os.environ.get("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    if not decision.remote and info is not None and decision.reason.startswith(SEVERAL):
+        parts = split_parts(argv, cwd)
+        if parts:
+            from spraycc import parts as multi
+
+            if opts.verbose:
+                say(f"{len(parts)} sources: one step per source")
+            return multi.run(parts, opts.verbose, same_file(1, 2))
     if not decision.remote:
         try:
             return run_local(argv, info, opts.verbose)
@@ -720,6 +728,20 @@ def _main(opts: Options, argv: list[str]) -> int:
         except Refused as exc:
             return refused(argv, str(exc), fallback, opts.verbose)
     return status
+
+
+SEVERAL = "several sources in one command"  # the classifier's reason (spraycc.classify)
+
+
+def split_parts(argv: list[str], cwd: str) -> list[list[str]] | None:
+    """`gcc -c a.c b.c` as one command per source, when each of them goes remote."""
+    from spraycc import parts
+
+    env = dict(os.environ)
+    split = parts.split(argv, cwd, env)
+    if split is None or not all(classify.classify(part, cwd, env).remote for part in split):
+        return None
+    return split
 
 
 def refused(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:

@@ -9,6 +9,8 @@ and `spraycc run`. A row is (id, command, extra); `extra` maps:
 - "cwd:": the step's working directory relative to the tree;
 - "pre:": a shell command run (plainly, in the tree root) before the step, on both sides;
 - "local:": the step must stay local, and the classifier's reason contains this text;
+- "parts:": with "local:", the number of remote steps a server runs it as (a command with
+  several sources runs as one step per source);
 - "fuzzy:": comma-separated files whose bytes differ between any two runs (timings): only
   their presence and mode are compared, and they must not name the executor's temp dir.
 "{root}" in a command stands for the tree's absolute path.
@@ -287,7 +289,14 @@ E2E_ROWS: list[tuple[str, str, dict[str, str]]] = [
     ("fail-clang-syntax", "clang -fsyntax-only bad.c -MD", {"bad.d": "stale"}),
     # --- must stay local ----------------------------------------------------------------------
     ("native", "gcc -march=native -O2 -c a.c -o obj/a.o", {"local:": "native"}),
-    ("two-sources", "gcc -c a.c b.c", {"local:": "several sources"}),
+    ("two-sources", "gcc -c a.c b.c", {"local:": "several sources", "parts:": "2"}),
+    ("three-sources-mmd", "gcc -O2 -g -c a.c b.c sub/x.c -MMD -MP",
+     {"local:": "several sources", "parts:": "3"}),
+    ("sources-one-fails", "gcc -Wall -c warn.c bad.c b.c",
+     {"local:": "several sources", "parts:": "3", "bad.o": "stale"}),
+    ("sources-S", "gcc -S b.c a.c", {"local:": "several sources", "parts:": "2"}),
+    ("clang-sources", "clang -c a.c b.c -MD", {"local:": "several sources", "parts:": "2"}),
+    ("sources-o-local", "gcc -c a.c b.c -o obj/x.o", {"local:": "several sources"}),
     ("split-dwarf", "gcc -g -gsplit-dwarf -c a.c -o obj/a.o", {"local:": "split DWARF"}),
     # (gcc stamps coverage notes and objects with the time: never identical)
     ("coverage", "gcc --coverage -c a.c -o obj/a.o",
@@ -311,7 +320,7 @@ E2E_ROWS: list[tuple[str, str, dict[str, str]]] = [
 class RowSpec:
     """The `extra` of a row, split by kind (see the module docstring)."""
 
-    __slots__ = ("cwd", "env", "files", "fuzzy", "local", "modes", "pre")
+    __slots__ = ("cwd", "env", "files", "fuzzy", "local", "modes", "parts", "pre")
 
     def __init__(self, extra: dict[str, str]) -> None:
         self.files: dict[str, str] = {}
@@ -320,6 +329,7 @@ class RowSpec:
         self.cwd = extra.get("cwd:", "")
         self.pre = extra.get("pre:", "")
         self.local = extra.get("local:")
+        self.parts = int(extra.get("parts:", "0"))
         self.fuzzy = [p for p in extra.get("fuzzy:", "").split(",") if p]
         for k, v in extra.items():
             if k.endswith(":"):

@@ -37,13 +37,18 @@ BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Wall seconds of one run, spawned the same way for every series."""
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) of each run, per series
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], name: str = "") -> float:
+    """Wall seconds of one run, spawned the same way for every series (its CPU time, the
+    process's own without its children, goes to CPU[name])."""
     start = time.perf_counter()
     pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
+    CPU.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed in {cwd}")
     return elapsed
@@ -142,7 +147,7 @@ def main() -> None:
                     timed(argv, ws, envs.get(name, env))
             for _ in range(args.runs):
                 for name, argv in cmds.items():
-                    series[name].append(timed(argv, ws, envs.get(name, env)))
+                    series[name].append(timed(argv, ws, envs.get(name, env), name))
             mem_rss, mem_uss, threads = runner_memory(ws, env)
             compare_us = compare_cost(ws)
         finally:
@@ -164,10 +169,13 @@ def main() -> None:
     print(f"beyond the interpreter floor: {overhead - med['python']:.1f} ms "
           "(runner imports and work, server and executor hops)")
     check = med["checked"] - med["unchecked"]
+    cpu = {k: statistics.median(CPU[k]) * 1000 for k in ("checked", "unchecked")}
     print(f"input check (h.c: 21 inputs, 20 checked): {med['checked']:.1f} ms on, "
           f"{med['unchecked']:.1f} ms off (median; min {low['checked']:.1f} / "
           f"{low['unchecked']:.1f}): {check:+.2f} ms per compile wall, of which the runner's "
           f"comparison {compare_us:.0f} us (target < 1 ms)")
+    print(f"  the runner process's CPU (median): {cpu['checked']:.2f} ms on, "
+          f"{cpu['unchecked']:.2f} ms off: {cpu['checked'] - cpu['unchecked']:+.2f} ms")
     print(f"runner memory while waiting: peak RSS {mem_rss / 1024:.1f} MB (target <= 12), "
           f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1)")
 

@@ -26,7 +26,8 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
   there, and a cache miss produces exactly the bytes of a plain compile.
 - Local: links; queries (-v, --version, -print-*, -dump*); stdin sources; -march=native and
   friends; several sources in one command (their outputs go to cwd, which cannot be
-  redirected); precompiled headers (tied to the exact cc1 binary); -gsplit-dwarf (the .dwo name
+  redirected; with a server, the runner runs such a command as one step per source, see
+  spraycc.parts); precompiled headers (tied to the exact cc1 binary); -gsplit-dwarf (the .dwo name
   embedded in the object follows the output location); coverage and profiling (.gcda paths and
   gcc's profile ids of static functions hash the output location); -fdump-*; plugins; -specs;
   clang's -save-temps and command-line recording; any flag not in the tables; an output that
@@ -36,6 +37,11 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
   Known gap: a C file whose inline asm fails in `as` keeps a stale object here, which a local
   run deletes (a remote run cannot tell which stage failed); harmless for make, the object is
   older than what triggered the rebuild.
+- Response files are read like gcc's libiberty (nested ones too) and the remote command
+  gets their words expanded on its command line, so an -o inside one is redirected like any.
+- gcc >= 11 names the files of `-fsyntax-only -MD foo.c` (no -c, no -o) after a.out's dump
+  base: `a-foo.d` (`a.d` for a.c); the version comes from the driver's resolved file name,
+  and a gcc whose name tells none keeps such a step local.
 - At a terminal the runner adds `Decision.tty_flag` (-fdiagnostics-color=always) so the
   remote compiler colours its diagnostics like a local one; see `Decision`.
 

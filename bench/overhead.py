@@ -7,7 +7,9 @@ Starts a real server (local executors) in a temporary workspace and times, inter
 machine load hits every series alike:
   * `gcc -c empty.c -o empty.o` run directly (the baseline),
   * the same through `spraycc run` (server, executor, file returned and renamed),
-  * `python -I -c pass` (the interpreter's floor).
+  * `python -I -c pass` (the interpreter's floor),
+  * `spraycc run gcc -c h.c` (20 headers of the workspace and <stdio.h>) with the input check
+    on and off (SPRAYCC_CHECK_INPUTS=0): the check's cost per compile (docs/usage.md).
 The overhead per task is median(spraycc run) - median(gcc). It also samples the runner's
 memory while it waits on a remote step: its peak RSS since exec (VmHWM in /proc/PID/status),
 private memory (USS, from /proc/PID/smaps_rollup: Private_Clean + Private_Dirty) and its
@@ -35,13 +37,18 @@ BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Wall seconds of one run, spawned the same way for every series."""
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) of each run, per series
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], name: str = "") -> float:
+    """Wall seconds of one run, spawned the same way for every series (its CPU time, the
+    process's own without its children, goes to CPU[name])."""
     start = time.perf_counter()
     pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
+    CPU.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed in {cwd}")
     return elapsed
@@ -91,6 +98,21 @@ def runner_memory(ws: Path, env: dict[str, str]) -> tuple[int, int, int]:
     return peak, uss, threads
 
 
+def compare_cost(ws: Path) -> float:
+    """Microseconds the runner spends comparing h.c's inputs (21, as the executor reports
+    them) with its own view: the check's share of the runner's CPU per compile."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from spraycc import inputs
+
+    names = [b"h.c", *(f"inc/h{i}.h".encode() for i in range(20))]
+    seen = inputs.identities(names, os.fsencode(ws), [b"/usr/"])
+    now = time.time()
+    start = time.perf_counter()
+    for _ in range(1000):
+        assert inputs.compare(seen, str(ws), ["inc"], now) is None
+    return (time.perf_counter() - start) * 1000.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=60)
@@ -98,6 +120,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="spraycc-bench-") as tmp:
         ws = Path(tmp)
         (ws / "empty.c").write_text("")
+        (ws / "inc").mkdir()
+        for i in range(20):
+            (ws / "inc" / f"h{i}.h").write_text(f"#define H{i} {i}\n")
+        (ws / "h.c").write_text("".join(f'#include "h{i}.h"\n' for i in range(20))
+                                + "#include <stdio.h>\nint h(void) { return H19; }\n")
         env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                    HOME=str(ws), SPRAYCC_HISTORY=str(ws / "history"))
         env.pop("SPRAYCC_CONFIG", None)
@@ -105,19 +132,24 @@ def main() -> None:
         srv = start_server(ws, env)
         os.chdir(ws)  # posix_spawn has no cwd argument: every series runs from here
         try:
-            series: dict[str, list[float]] = {"gcc": [], "spraycc": [], "python": []}
+            unchecked = dict(env, SPRAYCC_CHECK_INPUTS="0")
+            envs = {"unchecked": unchecked}
             cmds = {
                 "gcc": ["gcc", "-c", "empty.c", "-o", "empty.o"],
                 "spraycc": [SPRAYCC, "run", "gcc", "-c", "empty.c", "-o", "empty.o"],
                 "python": [sys.executable, "-I", "-c", "pass"],
+                "checked": [SPRAYCC, "run", "gcc", "-Iinc", "-c", "h.c", "-o", "h.o"],
+                "unchecked": [SPRAYCC, "run", "gcc", "-Iinc", "-c", "h.c", "-o", "h.o"],
             }
+            series: dict[str, list[float]] = {name: [] for name in cmds}
             for _ in range(5):  # warm up caches and executors
-                for argv in cmds.values():
-                    timed(argv, ws, env)
+                for name, argv in cmds.items():
+                    timed(argv, ws, envs.get(name, env))
             for _ in range(args.runs):
                 for name, argv in cmds.items():
-                    series[name].append(timed(argv, ws, env))
+                    series[name].append(timed(argv, ws, envs.get(name, env), name))
             mem_rss, mem_uss, threads = runner_memory(ws, env)
+            compare_us = compare_cost(ws)
         finally:
             srv.send_signal(signal.SIGTERM)
             srv.wait(30)
@@ -136,6 +168,14 @@ def main() -> None:
     # drifts ~10% between runs); what spraycc adds beyond it shows where the rest goes.
     print(f"beyond the interpreter floor: {overhead - med['python']:.1f} ms "
           "(runner imports and work, server and executor hops)")
+    check = med["checked"] - med["unchecked"]
+    cpu = {k: statistics.median(CPU[k]) * 1000 for k in ("checked", "unchecked")}
+    print(f"input check (h.c: 21 inputs, 20 checked): {med['checked']:.1f} ms on, "
+          f"{med['unchecked']:.1f} ms off (median; min {low['checked']:.1f} / "
+          f"{low['unchecked']:.1f}): {check:+.2f} ms per compile wall, of which the runner's "
+          f"comparison {compare_us:.0f} us (target < 1 ms)")
+    print(f"  the runner process's CPU (median): {cpu['checked']:.2f} ms on, "
+          f"{cpu['unchecked']:.2f} ms off: {cpu['checked'] - cpu['unchecked']:+.2f} ms")
     print(f"runner memory while waiting: peak RSS {mem_rss / 1024:.1f} MB (target <= 12), "
           f"USS {mem_uss / 1024:.1f} MB (target <= 4), threads {threads} (target 1)")
 

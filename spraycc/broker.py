@@ -97,6 +97,8 @@ class Counters:
     executor_seconds: float = 0.0  # slot time held by executors that have left
     busy_seconds: float = 0.0  # ... of which they were running a task
     slowest: list[tuple[float, str, str]] = field(default_factory=list)
+    stale: int = 0  # results discarded because the executor's view of an input was stale
+    stale_files: dict[str, int] = field(default_factory=dict)  # path -> times (bounded)
 
 
 class Hooks:
@@ -219,6 +221,8 @@ class Broker:
             self.on_local(peer, msg, now)
         elif isinstance(msg, p.Status):
             self._send(peer, p.Snapshot(), self.snapshot_frame())
+        elif isinstance(msg, p.Stale):
+            self.on_stale(msg)
         elif isinstance(msg, p.Stop):
             self.stopping = True
             log.info("stop requested (%s)", "now" if msg.now else "drain")
@@ -229,7 +233,7 @@ class Broker:
     def _on_executor_message(
         self, ex: ExecutorState, msg: p.Message, header: bytes, rest: Sequence[Any]
     ) -> None:
-        if isinstance(msg, (p.Output, p.File)):
+        if isinstance(msg, (p.Output, p.File, p.Inputs)):
             self.on_output(ex, msg, header, rest)
         elif isinstance(msg, p.Result):
             self.on_result(ex, msg, header)
@@ -274,7 +278,7 @@ class Broker:
         self.idle[ex.peer] = None
         self.idle.move_to_end(ex.peer)
 
-    def on_output(self, ex: ExecutorState, msg: p.Output | p.File, header: bytes,
+    def on_output(self, ex: ExecutorState, msg: p.Output | p.File | p.Inputs, header: bytes,
                   rest: Sequence[Any]) -> None:
         task = self._current(ex, msg.task, msg.attempt)
         if task is None:
@@ -429,6 +433,20 @@ class Broker:
         self.queue.push(task.id, key, bool(msg.flags & p.FLAG_DEPENDENCY))
         self.dispatch()  # the work first: the executor starts while the runner hears back
         self._send(peer, p.Accepted(task.id, len(self.queue)))
+
+    def on_stale(self, msg: p.Stale) -> None:
+        """A runner found the executor's view of an input stale and re-runs its step
+        (docs/usage.md, "Inputs are checked"): count it, name the file."""
+        c = self.counters
+        c.stale += 1
+        path = printable(os.fsdecode(msg.path))
+        if path in c.stale_files or len(c.stale_files) < 100:
+            c.stale_files[path] = c.stale_files.get(path, 0) + 1
+        log.warning("stale view of %s on %s: %s", path, msg.host, msg.detail)
+
+    def stale_top(self, n: int = 5) -> list[dict[str, Any]]:
+        files = sorted(self.counters.stale_files.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [{"path": path, "count": count} for path, count in files[:n]]
 
     def on_cancel(self, rn: RunnerState) -> None:
         """The runner was interrupted: drop its queued task, cancel its running one."""
@@ -733,6 +751,8 @@ class Broker:
             "duplicated": c.duplicated,
             "duplicate_won": c.duplicate_won,
             "fallback": c.fallback,
+            "stale": c.stale,
+            "stale_files": self.stale_top(),
             "remote_seconds": c.remote_seconds,
             "local_seconds": c.local_seconds,
             "executor_seconds": held,

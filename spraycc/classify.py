@@ -26,7 +26,8 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
   there, and a cache miss produces exactly the bytes of a plain compile.
 - Local: links; queries (-v, --version, -print-*, -dump*); stdin sources; -march=native and
   friends; several sources in one command (their outputs go to cwd, which cannot be
-  redirected); precompiled headers (tied to the exact cc1 binary); -gsplit-dwarf (the .dwo name
+  redirected; with a server, the runner runs such a command as one step per source, see
+  spraycc.parts); precompiled headers (tied to the exact cc1 binary); -gsplit-dwarf (the .dwo name
   embedded in the object follows the output location); coverage and profiling (.gcda paths and
   gcc's profile ids of static functions hash the output location); -fdump-*; plugins; -specs;
   clang's -save-temps and command-line recording; any flag not in the tables; an output that
@@ -36,6 +37,11 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
   Known gap: a C file whose inline asm fails in `as` keeps a stale object here, which a local
   run deletes (a remote run cannot tell which stage failed); harmless for make, the object is
   older than what triggered the rebuild.
+- Response files are read like gcc's libiberty (nested ones too) and the remote command
+  gets their words expanded on its command line, so an -o inside one is redirected like any.
+- gcc >= 11 names the files of `-fsyntax-only -MD foo.c` (no -c, no -o) after a.out's dump
+  base: `a-foo.d` (`a.d` for a.c); the version comes from the driver's resolved file name,
+  and a gcc whose name tells none keeps such a step local.
 - At a terminal the runner adds `Decision.tty_flag` (-fdiagnostics-color=always) so the
   remote compiler colours its diagnostics like a local one; see `Decision`.
 
@@ -68,6 +74,8 @@ __all__ = [
 
 TMP = "\x00"
 """Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
+SIDE_DEPS = "in/deps.d"
+"""Where the dependency file asked for on the side goes, under TMP (see Decision.deps)."""
 
 # on_missing of a gcc object: removed after a failed step only if the assembler ran and
 # failed, as the gcc driver does (it deletes its -o target once `as` has started).
@@ -129,11 +137,14 @@ class Decision:
         "argv",
         "compiler",
         "dependency_task",
+        "deps",
         "env",
+        "incdirs",
         "inputs",
         "outputs",
         "reason",
         "remote",
+        "side_deps",
         "tty_flag",
     )
 
@@ -148,6 +159,9 @@ class Decision:
         dependency_task: bool = False,
         compiler: str = "",
         tty_flag: str = "",
+        deps: str = "",
+        side_deps: list[str] | None = None,
+        incdirs: list[str] | None = None,
     ) -> None:
         self.remote = remote
         self.reason = reason
@@ -158,6 +172,13 @@ class Decision:
         self.dependency_task = dependency_task
         self.compiler = compiler
         self.tty_flag = tty_flag
+        # The input check (spraycc.inputs): `deps` is the dependency file the remote step
+        # writes anyway (its path under TMP), else `side_deps` the arguments that make the
+        # compiler write one under TMP without changing any other output; `incdirs` are the
+        # include directories in search order.
+        self.deps = deps
+        self.side_deps = side_deps if side_deps is not None else []
+        self.incdirs = incdirs if incdirs is not None else []
 
     def __repr__(self) -> str:
         where = "remote" if self.remote else "local"
@@ -181,6 +202,11 @@ def as_json_dict(d: Decision) -> dict:
         }
     if d.remote and d.tty_flag:
         out["added_at_a_terminal"] = d.tty_flag
+    if d.remote:
+        out["dependency_file"] = (
+            "written by the step (" + d.deps.replace(TMP, "<tmp>") + ")" if d.deps else
+            "asked for on the side: " + " ".join(d.side_deps).replace(TMP, "<tmp>")
+            if d.side_deps else None)
     return out
 
 
@@ -246,7 +272,7 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
     else:
         toks, origin = args, list(range(1, len(args) + 1))
     cmd = parse(toks, drv.family)
-    plan = _Plan(cmd, toks, origin, cwd, env)
+    plan = _Plan(cmd, toks, origin, cwd, env, driver_version(drv.real))
     plan.run()
     inputs = cmd.inputs + cmd.extra_inputs + rsp_files
     if cmd.reason is not None:
@@ -262,13 +288,16 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
     return Decision(
         True,
         plan.what,
-        [drv.head, *plan.remote_args(args)],
+        [drv.head, *plan.remote_args()],
         env=plan.env,
         inputs=inputs,
         outputs=plan.outputs,
         dependency_task=cmd.dep_m,
         compiler=drv.real,
         tty_flag="" if cmd.diag_colour else _terminal_colour(drv.family, drv.real, env),
+        deps=plan.deps,
+        side_deps=plan.side_deps(),
+        incdirs=[d for _, d in sorted(cmd.incdirs, key=lambda r: r[0])],
     )
 
 
@@ -300,12 +329,13 @@ class _Plan:
     """The outputs of a parsed command, and the argument rewrites that redirect them to TMP."""
 
     __slots__ = (
-        "append", "cmd", "cwd", "env", "envv", "next_dir", "origin", "outputs", "rewrite",
-        "toks", "what",
+        "append", "cmd", "cpp", "cwd", "deps", "env", "envv", "mode_", "next_dir", "origin",
+        "outputs", "rewrite", "toks", "version", "what",
     )  # fmt: skip
 
     def __init__(
-        self, cmd: Parsed, toks: list[str], origin: list[int], cwd: str, envv: dict[str, str]
+        self, cmd: Parsed, toks: list[str], origin: list[int], cwd: str, envv: dict[str, str],
+        version: int | None = None,
     ) -> None:
         self.cmd = cmd
         self.toks = toks
@@ -313,7 +343,11 @@ class _Plan:
         self.cwd = cwd
         self.envv = envv
         self.outputs: list[Output] = []
-        self.rewrite: dict[int, list[str]] = {}  # 1-based argument index -> replacement
+        self.rewrite: dict[int, list[str]] = {}  # token index -> replacement
+        self.version = version  # the driver's major version, from its file name (or None)
+        self.deps = ""  # TMP path of the dependency file the remote step writes, if any
+        self.cpp = False  # the step runs the preprocessor
+        self.mode_ = ""
         self.append: list[str] = []
         self.env: dict[str, str | None] = {}
         self.what = ""
@@ -324,9 +358,12 @@ class _Plan:
     def local(self, reason: str) -> None:
         self.cmd.local(reason)
 
-    def remote_args(self, args: list[str]) -> list[str]:
+    def remote_args(self) -> list[str]:
+        """The expanded arguments with the rewrites: a command with response files runs on
+        the executor with their contents on its command line (gcc and clang read @file into
+        exactly these words, so the compile and what it records are the same)."""
         out: list[str] = []
-        for k, a in enumerate(args, 1):
+        for k, a in enumerate(self.toks):
             rep = self.rewrite.get(k)
             if rep is None:
                 out.append(a)
@@ -334,15 +371,22 @@ class _Plan:
                 out.extend(rep)
         return out + self.append
 
+    def side_deps(self) -> list[str]:
+        """Arguments that make the remote compiler write a dependency file under TMP for the
+        input check when the step writes none itself ([] when it cannot without changing the
+        step: -MF alone names a file that -MD would then write; dependency variables)."""
+        cmd = self.cmd
+        if (self.deps or not self.cpp or self.mode_ not in ("c", "S") or cmd.md or cmd.dep_m
+                or cmd.mf is not None or cmd.wp_deps
+                or "DEPENDENCIES_OUTPUT" in self.envv or "SUNPRO_DEPENDENCIES" in self.envv):
+            return []
+        return ["-MD", "-MF", f"{TMP}/{SIDE_DEPS}"]
+
     def set_token(self, tok: int, replacement: list[str], with_value: bool) -> bool:
-        """Replace token `tok` (and its separate value); refuse tokens from a response file."""
-        idx = self.origin[tok]
-        if idx < 0 or (with_value and self.origin[tok + 1] != idx + 1):
-            self.local("an output option inside a response file cannot be redirected")
-            return False
-        self.rewrite[idx] = replacement
+        """Replace token `tok` (and its separate value)."""
+        self.rewrite[tok] = replacement
         if with_value:
-            self.rewrite[idx + 1] = []
+            self.rewrite[tok + 1] = []
         return True
 
     def add(self, path: str, collect: str, on_missing: str, keep_mode: bool) -> None:
@@ -385,7 +429,7 @@ class _Plan:
                     "directory, which cannot be redirected"
                 )
                 if mode != "E" and self.cmd.out is None:  # listed for `spraycc explain`
-                    suffix = ".o" if mode == "c" else ".s"
+                    suffix = self.suffix(mode)
                     for p, _ in srcs:
                         name = _strip_ext(os.path.basename(p)) + suffix
                         self.add(name, "", "keep", False)
@@ -401,6 +445,8 @@ class _Plan:
                 self.local("-fsyntax-only with -E")
             return "E"
         if cmd.mode_s:
+            if cmd.syntax_only:
+                self.local("-fsyntax-only with -S")
             return "S"
         if cmd.mode_c or cmd.syntax_only:
             return "c"
@@ -413,9 +459,16 @@ class _Plan:
             self.local("not a compile: no input files")
         return None
 
+    def suffix(self, mode: str) -> str:
+        """The suffix of the output named after the source (clang -emit-llvm: bitcode)."""
+        if self.cmd.emit_llvm:
+            return ".bc" if mode == "c" else ".ll"
+        return ".o" if mode == "c" else ".s"
+
     def single(self, mode: str, src: str, lang: str) -> None:
         cmd = self.cmd
         gcc = cmd.family == "gcc"
+        self.mode_ = mode
         if mode == "S" and lang in (flags.ASM, flags.ASM_CPP):
             self.local("-S on an assembler source")
             return
@@ -433,6 +486,22 @@ class _Plan:
         stem = _strip_ext(base)
         cc1 = lang not in (flags.ASM, flags.ASM_CPP)  # runs the compiler proper
         cpp = lang != flags.ASM and lang not in flags.PREPROCESSED  # runs the preprocessor
+        self.cpp = cpp
+        if cmd.emit_llvm and (mode == "E" or not cc1):
+            self.local("-emit-llvm without a compile")
+            return
+        # gcc >= 11 without -c and -o (-fsyntax-only alone): the driver thinks it links to
+        # a.out, so files named after the output are "a-<stem>.*" ("a.*" for a.c); older gcc
+        # named them otherwise.
+        link_names = gcc and mode == "c" and not cmd.mode_c and cmd.out is None
+        if link_names and self.has_side_outputs():
+            if (self.version or 0) < 11:
+                self.local("-fsyntax-only without -c: gcc before 11 (or of a version its name "
+                           "does not tell) names its auxiliary outputs otherwise")
+                return
+            if cmd.save_temps is not None or cmd.stack_usage or cmd.aux_info is not None:
+                self.local("-fsyntax-only without -c together with -save-temps/-fstack-usage")
+                return
         self.what = f"{_MODE_WORDS[mode]} {src}"
         if cmd.dep_m:
             self.what = f"dependency generation for {src}"
@@ -449,15 +518,15 @@ class _Plan:
             if obase in ("", ".", ".."):
                 self.local(f"-o {out} names a directory")
                 return
-            separate = self.toks[cmd.out[0]] == "-o"
+            separate = self.toks[cmd.out[0]] in ("-o", "--output")
             if not self.set_token(cmd.out[0], ["-o", f"{TMP}/0/{obase}"], separate):
                 return
             aux_dir, aux_stem = odir, _strip_ext(obase)
-        elif mode == "E":
-            obase = ""  # stdout
+        elif mode == "E" or link_names:
+            obase = ""  # stdout (-E), or nothing (-fsyntax-only)
             aux_dir, aux_stem = "", stem
         else:
-            obase = stem + (".o" if mode == "c" else ".s")
+            obase = stem + self.suffix(mode)
             out = obase
             self.append += ["-o", f"{TMP}/0/{obase}"]
             aux_dir, aux_stem = "", stem
@@ -466,6 +535,8 @@ class _Plan:
             # Created afresh: objects (as unlinks first), clang's .s/.i (temp file + rename).
             keep_mode = (gcc and mode != "c") or cmd.dep_m
             self.add(out, "0/" + obase, self.primary_on_missing(mode, lang), keep_mode)
+            if cmd.dep_m:
+                self.deps = "0/" + obase
 
         # 2. Dependency files. Target: gcc's driver passes "-MQ <-o>" unless -E/-M/-MT/-MQ;
         # clang's passes the quoted -o unless -M/-MT/-MQ; otherwise cpp uses <input stem>.o.
@@ -484,10 +555,15 @@ class _Plan:
             elif out is not None:
                 dname = _replace_suffix(obase, ".d")
                 self.add(_replace_suffix(out, ".d"), "0/" + dname, dep_missing, True)
+                self.deps = "0/" + dname
             else:  # -E to stdout: the .d goes to <stem>.d in the current directory
+                name = stem + ".d"
+                if link_names:
+                    name = "a.d" if stem == "a" else f"a-{stem}.d"
                 d = self.new_dir()
-                self.append += ["-MF", f"{TMP}/{d}/{stem}.d"]
-                self.add(stem + ".d", f"{d}/{stem}.d", dep_missing, True)
+                self.append += ["-MF", f"{TMP}/{d}/{name}"]
+                self.add(name, f"{d}/{name}", dep_missing, True)
+                self.deps = f"{d}/{name}"
         if cmd.wp_deps and cpp:
             if cmd.md or cmd.dep_m or cmd.mf:  # (-MF would override the -Wp file)
                 self.local("-Wp, dependency options together with -MD/-M/-MF")
@@ -498,7 +574,7 @@ class _Plan:
         if wants_target and not cmd.mt_seen:
             if cmd.out is not None and (mode != "E" or not gcc):
                 self.append += ["-MQ", out]
-            elif cmd.out is None and mode != "E":  # we added the -o
+            elif cmd.out is None and mode != "E" and not link_names:  # we added the -o
                 self.append += ["-MQ", _default_target(src)]
         if cpp:
             self.env_deps()
@@ -556,19 +632,27 @@ class _Plan:
         tok, path = at
         if path == "-":
             return  # stdout
+        separate = self.toks[tok] == flag
+        if path == "/dev/null" and flag == "-MF":
+            # Nothing comes back (a local run writes into /dev/null); the remote one writes a
+            # private file instead, which the input check reads.
+            d = self.new_dir()
+            if self.set_token(tok, [flag, f"{TMP}/{d}/null.d"], separate):
+                self.deps = f"{d}/null.d"
+            return
         base = os.path.basename(path)
         if base in ("", ".", ".."):
             self.local(f"{flag} {path} names a directory")
             return
         d = self.new_dir()
-        separate = self.toks[tok] == flag
         if self.set_token(tok, [flag, f"{TMP}/{d}/{base}"], separate):
             self.add(path, f"{d}/{base}", on_missing, keep)
+            if flag == "-MF":
+                self.deps = f"{d}/{base}"
 
     def wp_output(self, tok: int, k: int, on_missing: str) -> None:
         """-Wp,-MD,file (kernel style): rewrite the file item inside the -Wp token."""
-        idx = self.origin[tok]
-        current = self.rewrite.get(idx)
+        current = self.rewrite.get(tok)
         items = (current[0] if current else self.toks[tok])[4:].split(",")
         path = self.toks[tok][4:].split(",")[k]
         base = os.path.basename(path)
@@ -579,6 +663,7 @@ class _Plan:
         items[k] = f"{TMP}/{d}/{base}"
         if self.set_token(tok, ["-Wp," + ",".join(items)], False):
             self.add(path, f"{d}/{base}", on_missing, True)
+            self.deps = self.deps or f"{d}/{base}"
 
     def env_deps(self) -> None:
         """DEPENDENCIES_OUTPUT / SUNPRO_DEPENDENCIES = "file" or "file target" (gcc's cpp)."""
@@ -608,6 +693,7 @@ class _Plan:
         d = self.new_dir()
         self.env[var] = f"{TMP}/{d}/{base}{sep}{target}"
         self.add(path, f"{d}/{base}", "keep", True)
+        self.deps = f"{d}/{base}"
 
     def check_outputs(self) -> None:
         """Each output must be a fresh or regular file in an existing directory, distinct from

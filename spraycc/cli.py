@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -157,12 +157,17 @@ def run(ctx: typer.Context) -> None:
     raise typer.Exit(runner(list(ctx.args)))
 
 
-EXPLAIN_HELP = """usage: spraycc explain [--local | --remote [--output PATH]...] [--] CMD...
+EXPLAIN_HELP = """usage: spraycc explain [--inputs] [--local | --remote [--output PATH]...] [--]
+       CMD...
 
 Print, as JSON, where `spraycc run CMD` would run CMD and why, without running it: local or
 remote, the classifier's reason, the config rule that matched (from the running server, else
 from the config a server here would read), the inputs, the outputs and the command line an
-executor would run. Takes `spraycc run`'s placement options (`spraycc run --help`).
+executor would run, and how the executor's view of its inputs is checked ("input_check":
+the dependency file, the read-only directories not checked). Takes `spraycc run`'s placement
+options (`spraycc run --help`).
+  --inputs      also list the inputs that would be checked and those skipped (runs the
+                compile once here, into a temp dir, for its dependency file)
   -h, --help    print this help and exit"""
 
 
@@ -172,8 +177,13 @@ def explain(ctx: typer.Context) -> None:
     from spraycc import classify, runner
     from spraycc.placement import place
 
+    args = list(ctx.args)
+    list_inputs = False
+    while "--inputs" in args[: args.index("--") if "--" in args else len(args)]:
+        args.remove("--inputs")
+        list_inputs = True
     try:
-        opts, argv = runner.parse(list(ctx.args))
+        opts, argv = runner.parse(args)
     except runner.HelpWanted:
         typer.echo(EXPLAIN_HELP)
         raise typer.Exit(0) from None
@@ -196,7 +206,79 @@ def explain(ctx: typer.Context) -> None:
     out["forced"] = placement.forced
     if placement.forced and placement.rule is not None:
         out["note"] = "stays local when the runner's stdin is a pipe or a file"
+    if placement.decision.remote and not placement.forced:
+        out["input_check"] = explain_inputs(placement.decision, cwd, list_inputs)
+    if placement.decision.reason.startswith(runner.SEVERAL):
+        split = runner.split_parts(argv, cwd)  # with a server: one remote step per source
+        out["split_into"] = split
+        if split:
+            out["note"] = "with a server running, each part runs as a step of its own"
     typer.echo(json.dumps(out, indent=2))
+
+
+def explain_inputs(decision: Any, cwd: str, list_inputs: bool) -> dict[str, Any]:
+    """How the runner would check the executor's view of the step's inputs (docs/usage.md,
+    "Inputs are checked"); with `list_inputs`, which inputs, from a compile run here."""
+    from spraycc import classify, config, runner, serverfile
+
+    info = runner.locate(cwd)
+    if info is None:  # what a server started here would publish
+        cfg = config.load(Path(cwd))
+        fields = {"readonly_dirs": ":".join(cfg.readonly_dirs)}
+        if not cfg.check_inputs:
+            fields["check_inputs"] = "0"
+        info = serverfile.ServerInfo("", fields)
+    skip = [os.fsdecode(d) for d in runner.readonly_dirs(info, decision.compiler, cwd)]
+    deps = decision.deps or (classify.SIDE_DEPS if decision.side_deps else "")
+    out: dict[str, Any] = {
+        "enabled": runner.checking(info) and bool(deps),
+        "dependency_file": classify.as_json_dict(decision)["dependency_file"],
+        "readonly_dirs": skip,
+        "include_dirs": decision.incdirs,
+    }
+    if list_inputs and deps:
+        names = _deps_here(decision, cwd, deps)
+        if names is None:
+            out["checked"] = out["skipped"] = None
+            out["note"] = "the compile failed here: no dependency file to read"
+        else:
+            full = {n: os.path.normpath(os.path.join(cwd, n)) for n in names}
+            out["skipped"] = [n for n in names if full[n].startswith(tuple(skip))]
+            out["checked"] = [n for n in names if n not in out["skipped"]]
+    return out
+
+
+def _deps_here(decision: Any, cwd: str, deps: str) -> list[str] | None:
+    """Run the remote command line here with its temp dir in a fresh directory; the names in
+    the dependency file it writes (None if it failed)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from spraycc import classify, inputs
+
+    tmp = tempfile.mkdtemp(prefix="spraycc-explain-")
+    try:
+        argv = list(decision.argv) + ([] if decision.deps else list(decision.side_deps))
+        argv = [a.replace(classify.TMP, tmp) for a in argv]
+        env = dict(os.environ)
+        for key, value in decision.env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value.replace(classify.TMP, tmp)
+        for rel in [*(o.collect for o in decision.outputs), deps]:
+            os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+        done = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=600)
+        if done.returncode != 0:
+            return None
+        with open(os.path.join(tmp, deps), "rb") as f:
+            return [os.fsdecode(n) for n in inputs.read_deps(f.read())]
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def explain_rules(cwd: str) -> tuple[list, str | None]:

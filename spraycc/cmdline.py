@@ -117,7 +117,8 @@ class Parsed:
     """What the parse learned about one command line. Token indices refer to `toks`."""
 
     __slots__ = (
-        "aux_info", "dep_m", "diag_colour", "extra_inputs", "family", "inputs", "md", "mf",
+        "aux_info", "dep_m", "diag_colour", "emit_llvm", "extra_inputs", "family", "incdirs",
+        "input_toks", "inputs", "md", "mf",
         "mode_c", "mode_e", "mode_s", "mt_seen", "out", "pipe", "reason", "save_temps",
         "save_temps_at", "sources", "stack_usage", "syntax_only", "time_trace", "wp_deps",
     )  # fmt: skip
@@ -128,7 +129,10 @@ class Parsed:
         self.mode_c = self.mode_s = self.mode_e = False
         self.dep_m = False  # -M / -MM: dependency generation only (implies -E)
         self.md = False  # -MD / -MMD
-        self.mf: tuple[int, str] | None = None  # (token, path) of -MF
+        self.mf: tuple[int, str] | None = None  # (token, path) of the last -MF (it wins)
+        self.incdirs: list[tuple[int, str]] = []  # (search rank, dir) of -iquote/-I/...
+        self.emit_llvm = False  # clang -emit-llvm: .bc/.ll instead of .o/.s
+        self.input_toks: list[int] = []  # token index of each of `inputs`
         self.mt_seen = False  # -MT / -MQ given
         self.out: tuple[int, str] | None = None  # (token, path) of the last -o
         self.pipe = False
@@ -161,12 +165,15 @@ def parse(toks: list[str], family: str) -> Parsed:
             if a == "-":
                 cmd.local("reads the source from stdin")
             cmd.inputs.append(a)
+            cmd.input_toks.append(i - 1)
             src_lang = lang or lang_of(a)
             if src_lang != flags.LINKER_INPUT:
                 cmd.sources.append((a, src_lang))
             continue
         if a in flags.SAFE_EXACT:
             continue
+        if a in _LONG_FLAGS:
+            a = _LONG_FLAGS[a]
         if a in _SEPARATE_HANDLERS or a in flags.SAFE_SEPARATE:
             if i >= n:
                 cmd.local(f"{a} without its argument")
@@ -186,6 +193,8 @@ def parse(toks: list[str], family: str) -> Parsed:
                         cmd.local(f"-Xclang {v} without its argument")
             elif a in flags.INPUT_FLAGS:
                 cmd.extra_inputs.append(v)
+            elif a in _INCDIR_RANK:
+                cmd.incdirs.append((_INCDIR_RANK[a], v))
             continue
         if a.startswith("-x"):
             lang = _on_lang(cmd, i - 1, a[2:]) or ""
@@ -210,9 +219,7 @@ def _on_lang(cmd: Parsed, tok: int, v: str) -> str | None:
 
 
 def _on_mf(cmd: Parsed, tok: int, v: str) -> None:
-    if cmd.mf is not None:
-        cmd.local("several -MF options")
-    cmd.mf = (tok, v)
+    cmd.mf = (tok, v)  # the last -MF wins, in gcc (cc1 keeps the last) and in clang
 
 
 def _on_mt(cmd: Parsed, tok: int, v: str) -> None:
@@ -252,6 +259,7 @@ def _on_local_separate(cmd: Parsed, tok: int, v: str) -> None:
 
 _SEPARATE_HANDLERS = {
     "-o": _on_out,
+    "--output": _on_out,
     "-x": _on_lang,
     "-MF": _on_mf,
     "-MT": _on_mt,
@@ -267,6 +275,28 @@ _SEPARATE_HANDLERS = {
     "-specs": _on_local_separate,
     "-wrapper": _on_local_separate,
 }
+
+
+# gcc's long spellings of short options (gcc.cc option_map; clang aliases the same ones).
+_LONG_FLAGS = {
+    "--write-dependencies": "-MD",
+    "--write-user-dependencies": "-MMD",
+    "--dependencies": "-M",
+    "--user-dependencies": "-MM",
+    "--compile": "-c",
+    "--assemble": "-S",
+    "--preprocess": "-E",
+}
+
+# Include directories in the order the preprocessor searches them (quote includes first).
+_INCDIR_RANK = {"-iquote": 0, "-I": 1, "-isystem": 2, "-idirafter": 3}
+
+
+def _incdir(cmd: Parsed, a: str) -> None:
+    for flag, rank in _INCDIR_RANK.items():
+        if a.startswith(flag) and len(a) > len(flag):
+            cmd.incdirs.append((rank, a[len(flag):]))
+            return
 
 
 # -- every other option --------------------------------------------------------------------
@@ -311,6 +341,10 @@ def _parse_flag(cmd: Parsed, a: str, tok: int) -> None:
         # any other -W is a warning option, or -Wl, (ignored when not linking)
     elif a.startswith("-o"):
         cmd.out = (tok, a[2:])
+    elif a.startswith("--output="):
+        cmd.out = (tok, a[9:])
+    elif a == "-emit-llvm" and cmd.family == "clang":
+        cmd.emit_llvm = True
     elif a.startswith("-MF"):
         _on_mf(cmd, tok, a[3:])
     elif a.startswith(("-MT", "-MQ")):
@@ -328,6 +362,8 @@ def _parse_flag(cmd: Parsed, a: str, tok: int) -> None:
     elif a.startswith(flags.SAFE_PREFIXES):
         if a.startswith(("-include", "-imacros")):  # both 8 characters long
             cmd.extra_inputs.append(a[8:])
+        elif a.startswith(("-I", "-iquote", "-isystem", "-idirafter")):
+            _incdir(cmd, a)
     elif a.startswith("-d"):
         cmd.local(f"{a} writes RTL dump files")
     else:

@@ -58,6 +58,11 @@ KEYS: dict[str, Key] = {
     "rule": Key((list,), ()),  # [[rule]] tables: see validate_rules
     "straggler_factor": Key((int, float), 2.0, minimum=0),
     "straggler_min_seconds": Key((int, float), 5.0, minimum=0),
+    # Inputs checked, not trusted (docs/usage.md, "Inputs are checked").
+    "check_inputs": Key((bool,), True),
+    "readonly_dirs": Key((list,), ("/usr", "/lib", "/lib64")),
+    "stale_rerun": Key((str,), "local", ("local", "remote")),
+    "stale_delay": Key((int, float), 5.0, minimum=0),
 }
 
 
@@ -131,7 +136,7 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         if name == "rule":
             values[name] = validate_rules(value, where)
             continue
-        if isinstance(value, bool) or not isinstance(value, key.types):
+        if (isinstance(value, bool) and bool not in key.types) or not isinstance(value, key.types):
             kinds = " or ".join(t.__name__ for t in key.types)
             raise ConfigError(f"{where}: key '{name}' must be {kinds}, not {value!r}")
         if isinstance(value, str) and name in ("local_count", "local_slots") and value != "auto":
@@ -141,6 +146,10 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: key '{name}' must be one of {allowed}, not {value!r}")
         if key.minimum is not None and not isinstance(value, str) and value < key.minimum:
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
+        if name == "readonly_dirs" and not all(
+                isinstance(d, str) and d.startswith("/") and ":" not in d for d in value):
+            raise ConfigError(f"{where}: key 'readonly_dirs' must be a list of absolute "
+                              f"directory paths without ':', not {value!r}")
         if name in APPENDED and value and not inert(value):
             # never quoted into the line: a wrapper or `qsub -b y` would re-parse the quotes
             raise ConfigError(f"{where}: key '{name}' may hold only {INERT_SHOWN} (it is "

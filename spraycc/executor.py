@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 import zmq
 from zmq.utils import z85
 
-from spraycc import auth, keys
+from spraycc import auth, inputs, keys
 from spraycc import protocol as p
 from spraycc.errors import ProtocolError, SprayError, VersionMismatch
+from spraycc.minipack import packb
 from spraycc.taskkey import printable
 from spraycc.transport import curve_dealer, dealer
 
@@ -277,7 +278,7 @@ class Executor:
         step = Step(msg.task, msg.attempt, body, workdir)
         self.step = step
         try:
-            for rel in body.outputs:
+            for rel in (*body.outputs, *((body.deps,) if body.deps else ())):
                 os.makedirs(os.path.dirname(os.path.join(os.fsencode(workdir), rel)),
                             exist_ok=True)
             self.spawn(step)
@@ -371,6 +372,10 @@ class Executor:
             return
         chunk = step.body.chunk
         workdir = os.fsencode(step.workdir)
+        if step.body.deps and step.status == 0:
+            seen = self.inputs_seen(step, os.path.join(workdir, step.body.deps))
+            if seen is not None:
+                yield [p.encode(p.Inputs(step.task, step.attempt, len(seen))), packb(seen)]
         for index, rel in enumerate(step.body.outputs):
             path = os.path.join(workdir, rel)
             try:
@@ -387,6 +392,16 @@ class Executor:
                     if not nxt:
                         break
                     data = nxt
+
+    def inputs_seen(self, step: Step, deps: bytes) -> list[list[object]] | None:
+        """What the step read, as this host sees it now (docs/usage.md, "Inputs are
+        checked"); None when its dependency file is missing (nothing to check)."""
+        try:
+            with open(deps, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return inputs.identities(inputs.read_deps(data), step.body.cwd, step.body.skip)
 
     def finish(self, step: Step) -> None:
         status = step.status if step.status is not None else 1

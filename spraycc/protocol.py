@@ -1,4 +1,4 @@
-"""The spraycc wire protocol, version 2: the one contract between runner, server and executor.
+"""The spraycc wire protocol, version 3: the one contract between runner, server and executor.
 
 Roles
 -----
@@ -28,6 +28,7 @@ ACCEPTED server -> runner     task:int, queued:int (tasks waiting, after dispatc
 TASK     server -> executor   task:int, attempt:int                                      body
 OUTPUT   executor -> runner   task:int, attempt:int, stream:int (1 stdout, 2 stderr)     bytes
 FILE     executor -> runner   task:int, attempt:int, index:int, mode:int, last:bool      bytes
+INPUTS   executor -> runner   task:int, attempt:int, count:int                           msgpack
 RESULT   executor -> runner   task:int, attempt:int, status:int, elapsed:float,          -
                               host:str, error:str
 CREDIT   runner -> executor   task:int, attempt:int, chunks:int                          -
@@ -44,10 +45,12 @@ DISCONNECT executor <-> server reason:str                                       
 STATUS   client -> server     code:str                                                   -
 SNAPSHOT server -> client     -                                                          msgpack
 STOP     client -> server     code:str, now:bool                                         -
+STALE    runner -> server     code:str, host:str, path:bytes, detail:str                 -
 ======== ==================== ========================================================= ========
 
-OUTPUT, FILE, RESULT and CREDIT are relayed by the server unchanged: it only swaps the routing
-id (executor <-> runner of that task), so their headers carry the server's task id and attempt.
+OUTPUT, FILE, INPUTS, RESULT and CREDIT are relayed by the server unchanged: it only swaps the
+routing id (executor <-> runner of that task), so their headers carry the server's task id and
+attempt.
 
 The task body (SUBMIT frame 1, relayed as TASK frame 1) is a msgpack map decoded only by the
 executor: ``cwd`` (bytes), ``argv`` (list of bytes), ``env`` (map bytes -> bytes, the exact
@@ -56,7 +59,18 @@ environment), ``outputs`` (list of bytes: paths relative to the executor's priva
 (bool, default false: the runner's stdout and stderr are one file, so the step gets a single
 pipe for both and its output is relayed as stream 1, keeping their interleaving exact). A NUL
 byte in an argv element or env value stands for the executor's private temp dir (argv can
-never contain NUL).
+never contain NUL). Two optional fields ask for the input check (docs/usage.md, "Inputs are
+checked"): ``deps`` (bytes: the dependency file the step writes, relative to the temp dir;
+absent or empty: no check) and ``skip`` (list of bytes: directory prefixes whose files are not
+reported, the read-only toolchain).
+
+INPUTS (version 3) carries, in frame 1, a msgpack array of ``[path:bytes, size:int,
+mtime_ns:int]``, one per input the step read as the executor saw it after the step (path as
+the dependency file names it, relative to the task's cwd or absolute; size -1: not there). It
+is sent after a successful step, before its FILE messages, and spends one unit of credit like
+them. STALE (version 3) is a hello: a runner whose check found the executor's view stale (or a
+failure naming a file it has) tells the server before it re-runs the step; the server counts
+it and logs the line, and answers nothing.
 
 Names are bytes wherever they come from the file system or the command line (a file name need
 not be UTF-8): SUBMIT's key (the task's history key, see `taskkey`) and name (its primary
@@ -69,7 +83,7 @@ Receiver's rules
 * A header that does not decode, has the wrong version, an unknown command, or fields of the
   wrong number or type is dropped and logged (a wrong version or access code on a first
   message is answered with REFUSE naming the reason). Nothing a peer sends can crash the server.
-* The first message of a peer must be READY, SUBMIT, LOCAL, STATUS or STOP, carrying the
+* The first message of a peer must be READY, SUBMIT, LOCAL, STATUS, STOP or STALE, carrying the
   session's access code. Anything else from an unknown peer is dropped.
 * OUTPUT/FILE/RESULT whose task or attempt is not the one the executor was given are dropped
   (a late message from an attempt that was already re-dispatched).
@@ -97,7 +111,7 @@ from __future__ import annotations
 from spraycc.errors import ProtocolError, VersionMismatch
 from spraycc.minipack import UnpackError, packb, unpackb
 
-VERSION = 2
+VERSION = 3
 HEARTBEAT_INTERVAL = 1.0  # seconds
 HEARTBEAT_LIVENESS = 5  # intervals of silence before a peer is declared dead
 MAX_HEADER = 64 * 1024  # a header larger than this is garbage
@@ -131,6 +145,8 @@ class Cmd:
     STATUS = 18
     SNAPSHOT = 19
     STOP = 20
+    INPUTS = 21
+    STALE = 22
 
 
 class Message:
@@ -297,16 +313,31 @@ class Stop(Message):
     TYPES = (str, bool)
 
 
+class Inputs(Message):
+    FIELDS = ('task', 'attempt', 'count')
+    __slots__ = FIELDS
+    CMD = Cmd.INPUTS
+    TYPES = (int, int, int)
+
+
+class Stale(Message):
+    FIELDS = ('code', 'host', 'path', 'detail')
+    __slots__ = FIELDS
+    CMD = Cmd.STALE
+    TYPES = (str, str, bytes, str)
+
+
 RECORDS: dict[int, type[Message]] = {
     cls.CMD: cls
     for cls in (
         Ready, Submit, Accepted, Task, Output, File, Result, Credit, Retry, Cancel, Fail,
-        Local, Grant, Done, Heartbeat, Refuse, Disconnect, Status, Snapshot, Stop,
+        Local, Grant, Done, Heartbeat, Refuse, Disconnect, Status, Snapshot, Stop, Inputs,
+        Stale,
     )
 }
 
 # The commands a peer the server does not know yet may send: they carry the access code.
-HELLOS = frozenset((Cmd.READY, Cmd.SUBMIT, Cmd.LOCAL, Cmd.STATUS, Cmd.STOP))
+HELLOS = frozenset((Cmd.READY, Cmd.SUBMIT, Cmd.LOCAL, Cmd.STATUS, Cmd.STOP, Cmd.STALE))
 
 _HEARTBEAT = packb([VERSION, Cmd.HEARTBEAT])
 
@@ -371,6 +402,8 @@ def pack_body(
     *,
     timeout: float = 0.0,
     merge: bool = False,
+    deps: bytes = b"",
+    skip: list[bytes] | None = None,
 ) -> bytes:
     """The task body a runner sends with SUBMIT (see the module docstring)."""
     body = {
@@ -384,13 +417,17 @@ def pack_body(
     }
     if merge:
         body["merge"] = True
+    if deps:
+        body["deps"] = deps
+        body["skip"] = skip or []
     return packb(body)
 
 
 class Body:
     """A validated task body, as the executor uses it."""
 
-    __slots__ = ("argv", "chunk", "credit", "cwd", "env", "merge", "outputs", "timeout")
+    __slots__ = ("argv", "chunk", "credit", "cwd", "deps", "env", "merge", "outputs", "skip",
+                 "timeout")
 
     def __init__(self, data: bytes) -> None:
         try:
@@ -409,11 +446,13 @@ class Body:
             self.chunk = _typed(raw["chunk"], int)
             self.timeout = float(_typed(raw["timeout"], (int, float)))
             self.merge = _typed(raw.get("merge", False), bool)
+            self.deps = _typed(raw.get("deps", b""), bytes)
+            self.skip = [_typed(d, bytes) for d in _typed(raw.get("skip", []), list)]
         except KeyError as exc:
             raise ProtocolError(f"task body lacks {exc}") from None
         if not self.argv or self.credit < 1 or not 1024 <= self.chunk <= 64 * CHUNK:
             raise ProtocolError("task body has an empty argv or bad credit/chunk")
-        for rel in self.outputs:
+        for rel in (*self.outputs, *((self.deps,) if self.deps else ())):
             if rel.startswith(b"/") or b".." in rel.split(b"/") or b"\x00" in rel:
                 raise ProtocolError(f"output path {rel!r} escapes the temp dir")
 

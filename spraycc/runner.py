@@ -16,9 +16,10 @@ import os
 import sys
 import time
 
-from spraycc import classify, serverfile, taskkey
+from spraycc import classify, inputs, serverfile, taskkey
 from spraycc import protocol as p
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
+from spraycc.minipack import UnpackError, unpackb
 from spraycc.placement import Options, place
 from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
 
@@ -54,6 +55,17 @@ Other commands: `spraycc --help`."""
 
 class HelpWanted(Exception):
     """-h/--help among spraycc's own options: the caller prints its help and exits 0."""
+
+
+class StaleView(Exception):
+    """The executor's view of an input was stale (docs/usage.md, "Inputs are checked"): its
+    result has been discarded and the server told; the caller re-runs the step."""
+
+    def __init__(self, path: str, host: str, detail: str) -> None:
+        super().__init__(f"stale view of {path} on {host}: {detail}")
+        self.path = path
+        self.host = host
+        self.detail = detail
 
 
 class Interrupted(BaseException):
@@ -332,6 +344,9 @@ class RemoteStep:
         self.relayed = False  # some output already reached our stdout/stderr
         self.unacked = 0
         self.assembler_failed = False  # `as` spoke on stderr (see classify.AS_FAILED)
+        self.check = False  # compare the inputs the executor reports with ours
+        self.inputs: list | None = None  # INPUTS of the current attempt
+        self.since = 0.0  # wall-clock time of the submission
 
     def on_output(self, stream: int, data: bytes) -> None:
         if stream == 2 and classify.ASSEMBLER_MESSAGES in data:
@@ -370,6 +385,7 @@ class RemoteStep:
         self.discard()
         self.attempt = attempt
         self.unacked = 0
+        self.inputs = None
 
     def discard(self) -> None:
         for incoming in self.files.values():
@@ -423,6 +439,16 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
         else:
             env[os.fsencode(key)] = os.fsencode(value)
     argv = decision.argv
+    if forced is None:
+        forced = opts.force == "remote"
+    check = not forced and checking(info)
+    deps = ""
+    if check:
+        deps = decision.deps
+        if not deps and decision.side_deps:
+            deps = classify.SIDE_DEPS
+            argv = [*argv, *decision.side_deps]
+        check = bool(deps)
     if decision.tty_flag and os.isatty(2):
         # A local compiler would colour its diagnostics at this terminal; the remote one
         # writes to a pipe. The flag changes no output file (see classify.Decision).
@@ -434,11 +460,11 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
         [os.fsencode(o.collect) for o in decision.outputs],
         timeout=step_timeout(opts, info),
         merge=same_file(1, 2),
+        deps=os.fsencode(deps),
+        skip=readonly_dirs(info, decision.compiler, cwd) if check else None,
     )
     workspace = os.path.dirname(info.path)
     name = decision.outputs[0].path if decision.outputs else decision.argv[0]
-    if forced is None:
-        forced = opts.force == "remote"
     target = decision.outputs[0].path if decision.outputs else (
         decision.inputs[0] if decision.inputs else None)
     key = taskkey.task_key(workspace, cwd, decision.compiler or decision.argv[0], target,
@@ -448,9 +474,17 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
         flags |= p.FLAG_RETRY_SAFE
     link = Link(connect(info), float(info.get("heartbeat", "") or p.HEARTBEAT_INTERVAL))
     step = RemoteStep(decision, stream=forced)
+    step.check = check
+    step.since = time.time()
     try:
         link.send(p.Submit(info.code, os.fsencode(key), flags, os.fsencode(name)), body)
         return follow(link, step, opts.verbose)
+    except StaleView as exc:
+        try:
+            link.send(p.Stale(info.code, exc.host, os.fsencode(exc.path), exc.detail))
+        except (ZmtpError, OSError):
+            pass
+        raise
     except (ZmtpClosed, ZmtpError) as exc:
         step.discard()
         raise ServerUnavailable(f"lost the server: {exc}") from None
@@ -478,6 +512,12 @@ def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
                 acknowledge(link, step)
             elif isinstance(msg, p.File):
                 step.on_file(msg, rest[0] if rest else b"")
+                acknowledge(link, step)
+            elif isinstance(msg, p.Inputs):
+                try:
+                    step.inputs = unpackb(rest[0], max_depth=3) if rest else None
+                except UnpackError:
+                    step.inputs = None
                 acknowledge(link, step)
             elif isinstance(msg, p.Result):
                 return finish(step, msg, verbose)
@@ -517,6 +557,8 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
         step.discard()
         say(f"{msg.error}; running locally")
         return None
+    if step.check:
+        check_inputs(step, msg)
     if verbose and msg.status == 0:
         for index, out in enumerate(step.decision.outputs):
             incoming = step.files.get(index)
@@ -527,6 +569,54 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
     if verbose:
         say(f"ran on {msg.host} in {msg.elapsed:.3f} s, status {msg.status}")
     return exit_status(msg.status)
+
+
+def check_inputs(step: RemoteStep, msg: p.Result) -> None:
+    """Raise StaleView (after discarding the result) when the executor read an input that
+    differs from ours, or failed for want of a file we have (docs/usage.md)."""
+    decision = step.decision
+    cwd = os.getcwd()
+    found = None
+    if msg.status == 0:
+        if type(step.inputs) is list:
+            found = inputs.compare(step.inputs, cwd, decision.incdirs, step.since)
+    elif not step.relayed:
+        text = b"".join(data for _, data in step.held)
+        name = inputs.missing_name(text, cwd, decision.incdirs) if text else ""
+        if name:
+            found = (name, "the step failed for want of it on the executor; it is here")
+    if found is not None:
+        step.discard()
+        raise StaleView(found[0], msg.host, found[1])
+
+
+def checking(info: serverfile.ServerInfo) -> bool:
+    """The input check is on: the server's check_inputs, unless SPRAYCC_CHECK_INPUTS=0."""
+    return info.get("check_inputs") != "0" and os.environ.get("SPRAYCC_CHECK_INPUTS") != "0"
+
+
+def readonly_dirs(info: serverfile.ServerInfo, compiler: str, cwd: str) -> list[bytes]:
+    """Directory prefixes whose files the executor does not report: the server's
+    readonly_dirs, and the compiler's installation prefix unless the build is inside it."""
+    dirs = info.get("readonly_dirs")
+    prefixes = [d.rstrip("/") + "/" for d in dirs.split(":") if d] if dirs else list(
+        inputs.DEFAULT_READONLY)
+    if compiler.startswith("/"):
+        prefix = os.path.dirname(os.path.dirname(compiler)).rstrip("/") + "/"
+        if prefix != "/" and not (cwd + "/").startswith(prefix) and prefix not in prefixes:
+            prefixes.append(prefix)
+    return [os.fsencode(d) for d in prefixes]
+
+
+def stale_rerun(info: serverfile.ServerInfo) -> float | None:
+    """Seconds to wait before re-running a stale step remotely, or None: re-run it here."""
+    value = info.get("stale_rerun")
+    if not value or os.environ.get("SPRAYCC_STALE_RERUN") == "local":
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
 
 
 # ------------------------------------------------------------------------------- entry
@@ -591,6 +681,14 @@ def _main(opts: Options, argv: list[str]) -> int:
     if opts.verbose or (opts.force == "remote" and not decision.remote):
         say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
     fallback = os.environ.get("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    if not decision.remote and info is not None and decision.reason.startswith(SEVERAL):
+        parts = split_parts(argv, cwd)
+        if parts:
+            from spraycc import parts as multi
+
+            if opts.verbose:
+                say(f"{len(parts)} sources: one step per source")
+            return multi.run(parts, opts.verbose, same_file(1, 2))
     if not decision.remote:
         try:
             return run_local(argv, info, opts.verbose)
@@ -601,7 +699,22 @@ def _main(opts: Options, argv: list[str]) -> int:
                   "start one with `spraycc server` in the workspace root")
         return unavailable(argv, reason, fallback, opts.verbose)
     try:
-        status = submit(info, decision, opts, cwd, placement.forced)
+        try:
+            status = submit(info, decision, opts, cwd, placement.forced)
+        except StaleView as exc:
+            delay = stale_rerun(info)
+            if opts.verbose:
+                say(f"{exc}; running {'locally' if delay is None else 'again remotely'}")
+            if delay is None:
+                status = None
+            else:
+                time.sleep(delay)  # the executors' NFS attribute caches expire meanwhile
+                try:
+                    status = submit(info, decision, opts, cwd, placement.forced)
+                except StaleView as again:
+                    if opts.verbose:
+                        say(f"{again}; running locally")
+                    status = None
     except ServerUnavailable as exc:
         return unavailable(argv, str(exc), fallback, opts.verbose)
     except Refused as exc:
@@ -615,6 +728,20 @@ def _main(opts: Options, argv: list[str]) -> int:
         except Refused as exc:
             return refused(argv, str(exc), fallback, opts.verbose)
     return status
+
+
+SEVERAL = "several sources in one command"  # the classifier's reason (spraycc.classify)
+
+
+def split_parts(argv: list[str], cwd: str) -> list[list[str]] | None:
+    """`gcc -c a.c b.c` as one command per source, when each of them goes remote."""
+    from spraycc import parts
+
+    env = dict(os.environ)
+    split = parts.split(argv, cwd, env)
+    if split is None or not all(classify.classify(part, cwd, env).remote for part in split):
+        return None
+    return split
 
 
 def refused(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:

@@ -283,6 +283,13 @@ class Server:
         # rules (validated by config, encoded by rules for the runner's cheap parser).
         if self.cfg.task_timeout:
             fields["task_timeout"] = repr(float(self.cfg.task_timeout))
+        # The input check (docs/usage.md, "Inputs are checked"): runners apply these.
+        if not self.cfg.check_inputs:
+            fields["check_inputs"] = "0"
+        else:
+            fields["readonly_dirs"] = ":".join(self.cfg.readonly_dirs)
+            if self.cfg.stale_rerun != "local":
+                fields["stale_rerun"] = f"{float(self.cfg.stale_delay):g}"
         fields.update(rules.to_fields(list(self.cfg.rule)))
         for _ in range(2):
             try:
@@ -556,6 +563,9 @@ class Server:
             c.remote_seconds, c.local_seconds, held, busy,
             f"{100 * busy / held:.0f}%" if held > 0 else "n/a", c.bytes_out / 1e6,
         )
+        if c.stale:
+            log.info("summary: %d stale view(s) of inputs on executors, re-run: %s", c.stale,
+                     ", ".join(f"{s['path']} ({s['count']})" for s in self.broker.stale_top()))
         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]:
             log.info("  slowest: %.2f s %s on %s", seconds, name, host)
         for line in self.supply.summary() if self.supply else []:
@@ -583,6 +593,7 @@ class Server:
             "busy_seconds": busy,
             "slot_efficiency": busy / held if held > 0 else None,
             "bytes_out": c.bytes_out,
+            "stale": {"count": c.stale, "files": self.broker.stale_top()},
             "slowest": [{"name": name, "host": host, "seconds": seconds}
                         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
             "pools": [{"name": name, **{k: v for k, v in counts.items()

@@ -171,6 +171,11 @@ def render(rec: dict[str, Any]) -> list[str]:
         f"{float(rec.get('busy_seconds', 0)):.1f} s: slot efficiency {_efficiency(rec)}; "
         f"{float(rec.get('bytes_out', 0)) / 1e6:.1f} MB returned",
     ]
+    stale = rec.get("stale") or {}
+    if stale.get("count"):
+        names = ", ".join(f"{f.get('path', '?')} ({f.get('count', 0)})"
+                          for f in stale.get("files", []))
+        lines.append(f"  stale     {stale['count']} executor view(s) of inputs, re-run: {names}")
     for pool in rec.get("pools", []):
         lines.append(f"  pool {pool.get('name', '?')}: {pool.get('submitted', 0)} submitted, "
                      f"{pool.get('ever_connected', 0)} connected, {pool.get('failed', 0)} "

@@ -216,6 +216,8 @@ def render(snap: dict[str, Any], width: int = 100, rows: int = 40) -> list[str]:
         f"{g('retried', 0)}  cancelled {g('cancelled', 0)}  handed back {g('fallback', 0)}",
         f"local      done {g('local_done', 0)}  failed {g('local_failed', 0)}  running "
         f"{g('local_running', 0)}  waiting {g('local_waiting', 0)}",
+        *([f"stale      {g('stale')} executor view(s) of inputs, re-run: " + ", ".join(
+            f"{f['path']} ({f['count']})" for f in g("stale_files", []))] if g("stale") else []),
         f"throughput {float(g('rate', 0.0)):.1f} tasks/s   returned "
         f"{size(float(g('bytes_out', 0)))}   slot efficiency "
         f"{f'{100 * busy / held:.0f}%' if held > 0 else 'n/a'}",

@@ -9,6 +9,8 @@ and `spraycc run`. A row is (id, command, extra); `extra` maps:
 - "cwd:": the step's working directory relative to the tree;
 - "pre:": a shell command run (plainly, in the tree root) before the step, on both sides;
 - "local:": the step must stay local, and the classifier's reason contains this text;
+- "parts:": with "local:", the number of remote steps a server runs it as (a command with
+  several sources runs as one step per source);
 - "fuzzy:": comma-separated files whose bytes differ between any two runs (timings): only
   their presence and mode are compared, and they must not name the executor's temp dir.
 "{root}" in a command stands for the tree's absolute path.
@@ -254,9 +256,22 @@ E2E_ROWS: list[tuple[str, str, dict[str, str]]] = [
     ("clang-E-P", "clang -E -P b.c -o obj/b.i", {}),
     # --- response files -------------------------------------------------------------------
     ("rsp-nested", "gcc @nested.rsp -c uses_inc.c -o obj/u.o -MD", {}),
-    ("rsp-output-local", "gcc @out.rsp", {"out.rsp": "-c a.c -o obj/a.o\n",
-                                         "local:": "response file"}),
+    ("rsp-output", "gcc @out.rsp", {"out.rsp": "-c a.c -o obj/a.o -MD\n"}),
+    ("rsp-nested-output", "gcc @outer.rsp -MMD",
+     {"outer.rsp": "@flags.rsp\n@o.rsp -g\n",
+      "o.rsp": "-c uses_inc.c '-o' obj/u\\ x.o \"-DQ=\\\"q\\\"\" -DB='\\\\'\n"}),
     ("rsp-clang", "clang @flags.rsp -c uses_inc.c -o obj/u.o -MMD", {}),
+    # --- long spellings, several -MF, -MF /dev/null, -fsyntax-only, clang bitcode ---------
+    ("long-output", "gcc -c a.c --output=obj/a.o -MD", {}),
+    ("long-output-sep", "gcc -c b.c --output obj/b.o --write-user-dependencies", {}),
+    ("write-deps", "gcc -c a.c -o obj/a.o --write-dependencies -MF deps/a.d", {}),
+    ("mf-twice", "gcc -c a.c -o obj/a.o -MD -MF obj/x.d -MF obj/y.d", {}),
+    ("mf-devnull", "gcc -c a.c -o obj/a.o -MD -MF /dev/null", {}),
+    ("syntax-md-dumpbase", "gcc -fsyntax-only b.c -MD", {}),
+    ("syntax-md-o", "gcc -fsyntax-only b.c -MMD -o obj/x", {}),
+    ("clang-emit-llvm", "clang -emit-llvm -c b.c", {}),
+    ("clang-emit-llvm-o", "clang -emit-llvm -g -c a.c -o obj/a.bc -MD", {}),
+    ("clang-emit-llvm-S", "clang -emit-llvm -S b.c", {}),
     # --- environment dependency outputs -------------------------------------------------------
     ("env-sunpro-target", "gcc -c b.c -o obj/b.o",
      {"env:SUNPRO_DEPENDENCIES": "obj/b.dep obj/b.o"}),
@@ -274,7 +289,14 @@ E2E_ROWS: list[tuple[str, str, dict[str, str]]] = [
     ("fail-clang-syntax", "clang -fsyntax-only bad.c -MD", {"bad.d": "stale"}),
     # --- must stay local ----------------------------------------------------------------------
     ("native", "gcc -march=native -O2 -c a.c -o obj/a.o", {"local:": "native"}),
-    ("two-sources", "gcc -c a.c b.c", {"local:": "several sources"}),
+    ("two-sources", "gcc -c a.c b.c", {"local:": "several sources", "parts:": "2"}),
+    ("three-sources-mmd", "gcc -O2 -g -c a.c b.c sub/x.c -MMD -MP",
+     {"local:": "several sources", "parts:": "3"}),
+    ("sources-one-fails", "gcc -Wall -c warn.c bad.c b.c",
+     {"local:": "several sources", "parts:": "3", "bad.o": "stale"}),
+    ("sources-S", "gcc -S b.c a.c", {"local:": "several sources", "parts:": "2"}),
+    ("clang-sources", "clang -c a.c b.c -MD", {"local:": "several sources", "parts:": "2"}),
+    ("sources-o-local", "gcc -c a.c b.c -o obj/x.o", {"local:": "several sources"}),
     ("split-dwarf", "gcc -g -gsplit-dwarf -c a.c -o obj/a.o", {"local:": "split DWARF"}),
     # (gcc stamps coverage notes and objects with the time: never identical)
     ("coverage", "gcc --coverage -c a.c -o obj/a.o",
@@ -298,7 +320,7 @@ E2E_ROWS: list[tuple[str, str, dict[str, str]]] = [
 class RowSpec:
     """The `extra` of a row, split by kind (see the module docstring)."""
 
-    __slots__ = ("cwd", "env", "files", "fuzzy", "local", "modes", "pre")
+    __slots__ = ("cwd", "env", "files", "fuzzy", "local", "modes", "parts", "pre")
 
     def __init__(self, extra: dict[str, str]) -> None:
         self.files: dict[str, str] = {}
@@ -307,6 +329,7 @@ class RowSpec:
         self.cwd = extra.get("cwd:", "")
         self.pre = extra.get("pre:", "")
         self.local = extra.get("local:")
+        self.parts = int(extra.get("parts:", "0"))
         self.fuzzy = [p for p in extra.get("fuzzy:", "").split(",") if p]
         for k, v in extra.items():
             if k.endswith(":"):

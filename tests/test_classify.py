@@ -37,9 +37,9 @@ from spraycc.classify import (
 # ---------------------------------------------------------------------------------------------
 
 _STUBS = [
-    "gcc", "g++", "gcc-12", "g++-12", "x86_64-linux-gnu-gcc-12", "x86_64-linux-gnu-g++-12",
-    "arm-none-eabi-gcc", "clang-14", "ccache", "ld", "ar", "ranlib", "gcc-ar", "depcomp",
-    "c99-gcc", "distcc", "icx",
+    "gcc", "g++", "gcc-11", "gcc-12", "g++-12", "x86_64-linux-gnu-gcc-12",
+    "x86_64-linux-gnu-g++-12", "arm-none-eabi-gcc", "clang-14", "ccache", "ld", "ar", "ranlib",
+    "gcc-ar", "depcomp", "c99-gcc", "distcc", "icx",
 ]  # fmt: skip
 _LINKS = {
     "cc": "gcc", "c++": "g++", "clang": "clang-14", "clang++": "clang-14",
@@ -171,7 +171,9 @@ ROWS = [
     R("gcc -c a.c -o nodir/a.o", local="does not exist"),
     R("gcc -c a.c -o a.o -MD -MF nodir/a.d", local="does not exist"),
     R("gcc -c a.c -o /dev/null", local="not a regular file"),
-    R("gcc -c a.c -o a.o -MD -MF /dev/null", local="not a regular file"),
+    R("gcc -c a.c -o a.o -MD -MF /dev/null", out="a.o=0/a.o",
+      argv="gcc -c a.c -o <tmp>/0/a.o -MD -MF <tmp>/1/null.d -MQ a.o"),
+    R("gcc -c a.c -o a.o --write-dependencies -MF/dev/null", out="a.o=0/a.o"),
     R("gcc -c a.c -o obj", local="not a regular file"),
     R("gcc -c a.c", local="GCC_COMPARE_DEBUG", env={"GCC_COMPARE_DEBUG": "1"}, id="compare-debug"),
     R("clang -c a.c", local="CCC_OVERRIDE_OPTIONS", env={"CCC_OVERRIDE_OPTIONS": "+-O0"},
@@ -211,9 +213,15 @@ ROWS = [
     R("gcc -MM -MG -MP -MT 'a.o a.d' a.c -MF deps/a.d", out="deps/a.d=1/a.d", dep=True),
     R("gcc -M a.c -o deps.mk", out="deps.mk=0/deps.mk", dep=True, missing="delete"),
     R("gcc -M a.c -MF x.d -o y", out="y=0/y,x.d=1/x.d", dep=True),
-    R("gcc -fsyntax-only a.c", out=""),
-    R("gcc -fsyntax-only a.c -MD", out="a.d=0/a.d",
-      argv="gcc -fsyntax-only a.c -MD -o <tmp>/0/a.o -MQ a.o"),
+    R("gcc -fsyntax-only a.c", out="", argv="gcc -fsyntax-only a.c"),
+    # gcc >= 11 names the .d after a.out's dump base: the stub gcc has no version to tell
+    R("gcc -fsyntax-only a.c -MD", local="gcc before 11"),
+    R("gcc-12 -fsyntax-only a.c -MD", out="a.d=1/a.d",
+      argv="gcc-12 -fsyntax-only a.c -MD -MF <tmp>/1/a.d"),
+    R("gcc-12 -fsyntax-only src/x.c -MD", out="a-x.d=1/a-x.d", inputs="src/x.c"),
+    R("gcc-11 -fsyntax-only a.c -MD -o obj/x.o", out="obj/x.d=0/x.d"),
+    R("gcc-12 -fsyntax-only -S a.c -MD", local="-fsyntax-only with -S"),
+    R("clang -fsyntax-only src/x.c -MD", out="x.d=0/x.d", inputs="src/x.c"),
     R("gcc -c -fsyntax-only a.c -o obj/a.o", out=""),
     # --- CMake / Ninja ------------------------------------------------------------------
     R(CMAKE_CXX,
@@ -303,9 +311,10 @@ ROWS = [
       id="ccache-explicit-with-masquerade-on-path"),
     # --- response files -------------------------------------------------------------------
     R("gcc @flags.rsp -c a.c -o a.o", out="a.o=0/a.o", inputs="a.c,flags.rsp",
-      argv="gcc @flags.rsp -c a.c -o <tmp>/0/a.o"),
+      argv="gcc -O2 -DX=1 '-DMSG=\"a b\"' -Iinc -c a.c -o <tmp>/0/a.o"),
     R("gcc @outer.rsp -c a.c -o a.o", out="a.o=0/a.o", inputs="a.c,outer.rsp,flags.rsp"),
-    R("gcc @out.rsp", local="response file"),
+    R("gcc @out.rsp", out="obj/a.o=0/a.o", argv="gcc -c a.c -o <tmp>/0/a.o"),
+    R("gcc @outer.rsp @out.rsp -MD", out="obj/a.o=0/a.o,obj/a.d=0/a.d"),
     R("gcc @missing.rsp -c a.c", local="unreadable response file"),
     R("gcc @ -c a.c", out="a.o=0/a.o", inputs="@,a.c", id="lone-at-is-a-file-name"),
     # --- kernel style -----------------------------------------------------------------------
@@ -431,12 +440,22 @@ ROWS = [
       inputs="a.c,pch.pch"),
     R("clang -c a.c -Xclang -ast-dump", local="-Xclang -ast-dump"),
     R("clang -c a.c -MJ a.json", local="unknown flag -MJ"),
-    R("clang -S -emit-llvm a.c", local="unknown flag -emit-llvm"),
+    R("clang -S -emit-llvm a.c", out="a.ll=0/a.ll"),
+    R("clang -c -emit-llvm a.c -MD", out="a.bc=0/a.bc,a.d=0/a.d"),
+    R("clang -emit-llvm -c a.c -o obj/a.bc", out="obj/a.bc=0/a.bc"),
+    R("gcc -emit-llvm -c a.c", local="unknown flag -emit-llvm"),
+    R("gcc -c a.c --output=obj/a.o -MD", out="obj/a.o=0/a.o,obj/a.d=0/a.d",
+      argv="gcc -c a.c -o <tmp>/0/a.o -MD -MQ obj/a.o"),
+    R("gcc -c a.c --output obj/a.o", out="obj/a.o=0/a.o", argv="gcc -c a.c -o <tmp>/0/a.o"),
+    R("gcc -c a.c -o obj/a.o --write-user-dependencies", out="obj/a.o=0/a.o,obj/a.d=0/a.d"),
+    R("gcc -c a.c -o obj/a.o --write-dependencies -MF deps/a.d",
+      out="obj/a.o=0/a.o,deps/a.d=1/a.d"),
     R("gcc -S s.S", local="-S on an assembler"),
     R("gcc -E t.s", local="needs no preprocessing"),
     R("gcc -c .c", local="cannot derive"),
     R("gcc -M -MD a.c", local="together with"),
-    R("gcc -c a.c -MF a.d -MF b.d -MD", local="several -MF"),
+    R("gcc -c a.c -MF a.d -MF b.d -MD", out="a.o=0/a.o,b.d=1/b.d",
+      argv="gcc -c a.c -MF a.d -MF <tmp>/1/b.d -MD -o <tmp>/0/a.o -MQ a.o"),
     R("gcc -fsyntax-only -E a.c", local="syntax-only"),
     # --- odd but fine -------------------------------------------------------------------------
     R("gcc -c a.c -o a.o -I inc -D X=1 -U Y -isystem sys -iquote q -idirafter after -include "
@@ -552,10 +571,11 @@ def test_response_file_nested_loop_is_local(world, tmp_path) -> None:
     assert not d.remote and "nested" in d.reason
 
 
-def test_response_file_rewrite_keeps_file_in_argv(world) -> None:
+def test_response_file_is_sent_expanded(world) -> None:
     d = classify(["gcc", "@flags.rsp", "-c", "a.c", "-MD"], world["proj"], _env(world))
     assert d.remote
-    assert d.argv[:2] == ["gcc", "@flags.rsp"]
+    assert d.argv[:5] == ["gcc", "-O2", "-DX=1", '-DMSG="a b"', "-Iinc"]
+    assert "flags.rsp" in d.inputs
 
 
 def test_as_json_dict(world) -> None:
@@ -569,7 +589,10 @@ def test_as_json_dict(world) -> None:
         "outputs": ["obj/a.o", "obj/a.d"],
         "dependency_task": False,
         "remote_argv": ["gcc", "-c", "a.c", "-o", "<tmp>/0/a.o", "-MMD", "-MQ", "obj/a.o"],
+        "dependency_file": "written by the step (0/a.d)",
     }
+    d = classify(shlex.split("gcc -c a.c -o obj/a.o"), world["proj"], _env(world))
+    assert as_json_dict(d)["dependency_file"] == "asked for on the side: -MD -MF <tmp>/in/deps.d"
     d = classify(["gcc", "a.c", "-o", "a"], world["proj"], _env(world))
     j = as_json_dict(d)
     assert j["where"] == "local" and j["remote_argv"] is None and j["reason"] == "link step"

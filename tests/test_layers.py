@@ -75,7 +75,7 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
 
 # What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
 # adding one is a decision. Placement rules, masquerade and float packing stay out of the way.
-REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement",
+REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement", "spraycc.inputs",
                "spraycc.classify", "spraycc.flags", "spraycc.cmdline", "spraycc.compilers",
                "spraycc.serverfile", "spraycc.taskkey", "spraycc.errors", "spraycc.protocol",
                "spraycc.minipack", "spraycc.zmtp"}

@@ -31,6 +31,8 @@ SAMPLES = [
     p.Status("code"),
     p.Snapshot(),
     p.Stop("code", False),
+    p.Inputs(1, 2, 3),
+    p.Stale("code", "node1", b"gen\xff.h", "size 1 vs 2"),
 ]
 
 

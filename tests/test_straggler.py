@@ -277,10 +277,11 @@ def test_second_copy_prefers_another_host(net: Net) -> None:
 
 FAKE_GCC = r"""#!/bin/sh
 # A compiler stand-in: `gcc -c SRC -o OUT`. The copy that takes the marker (an atomic rename,
-# so exactly one copy can) hangs, as on an overloaded host; any other copy is fast.
+# so exactly one copy can) hangs, as on an overloaded host; any other copy is fast. It takes
+# (and ignores) the -MD -MF FILE the runner adds for the input check.
 out=""; src=""
 while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift;; -c) ;; *) src="$1";; esac
+  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
   shift
 done
 echo "warning: compiling $src" >&2

@@ -118,13 +118,19 @@ def random_message(rng: random.Random, headers: list[bytes], bomb_list: list[byt
 
 # ------------------------------------------------------------------------- fuzzing clients
 
-def error_for(sock: zmq.Socket, timeout: float = 60.0) -> str:
+def error_for(sock: zmq.Socket, timeout: float = 120.0) -> str:
     """The error the server answers the one task `sock` submitted with (ACCEPTED and any
-    OUTPUT before it are read past); fails at the deadline or on a RESULT without one."""
+    OUTPUT before it are read past); fails at the deadline or on a RESULT without one.
+    While it waits (behind the build's tasks) it sends heartbeats like a runner: a runner
+    silent for 5 intervals is dropped with its task (docs: spraycc/protocol.py)."""
     deadline = time.monotonic() + timeout
+    beat = p.encode(p.Heartbeat())
     while True:
         left = deadline - time.monotonic()
-        assert left > 0 and sock.poll(left * 1000), "no RESULT for the submitted task"
+        assert left > 0, "no RESULT for the submitted task"
+        if not sock.poll(min(left, p.HEARTBEAT_INTERVAL) * 1000):
+            sock.send(beat)
+            continue
         msg = p.decode(sock.recv_multipart()[0])
         if isinstance(msg, p.Result):
             assert msg.error, f"a bomb body ran: {msg}"

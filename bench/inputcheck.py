@@ -4,7 +4,8 @@
     .venv/bin/python bench/inputcheck.py [--rounds N] [--jobs J]
 
 Starts one server (local executors) on a copy of examples/demo and builds it `--rounds` times
-with the check on and as many with it off (SPRAYCC_CHECK_INPUTS=0), alternating, from clean,
+with the check on and as many with it off (SPRAYCC_CHECK_INPUTS=0), alternating in ABBA
+order, from clean,
 with `make -jJ LAUNCHER="spraycc run"`. Prints each build's wall time, the medians, their
 ratio and the difference per compile; every build's objects must be byte-identical to the
 first's (docs/usage.md, "Inputs are checked").
@@ -75,8 +76,10 @@ def main() -> None:
         reference: dict[str, bytes] | None = None
         try:
             build(ws, env, args.jobs)  # warm-up: page cache, executors started
-            for _ in range(args.rounds):
-                for mode in ("on", "off"):
+            for round_ in range(args.rounds):
+                # ABBA order: whichever build comes first in a pair (caches) does not favour
+                # one mode
+                for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
                     run_env = env if mode == "on" else dict(env, SPRAYCC_CHECK_INPUTS="0")
                     took, objects = build(ws, run_env, args.jobs)
                     reference = reference if reference is not None else objects

@@ -85,15 +85,15 @@ while True:
     frames = sock.recv_multipart()
     peer, head = frames[0], unpackb(frames[1])
     cmd = head[1]
-    if cmd == %(SUBMIT)d:
+    if cmd == @SUBMIT@:
         tasks[nxt] = peer
         queue.append((nxt, frames[2]))
         try:
-            sock.send_multipart([peer, packb([head[0], %(ACCEPTED)d, nxt, len(queue)])])
+            sock.send_multipart([peer, packb([head[0], @ACCEPTED@, nxt, len(queue)])])
         except zmq.ZMQError:
             pass
         nxt += 1
-    elif cmd == %(RESULT)d:
+    elif cmd == @RESULT@:
         runner = tasks.pop(head[2], None)
         if runner is not None:
             try:
@@ -101,14 +101,15 @@ while True:
             except zmq.ZMQError:
                 pass
         idle.append(peer)
-    elif cmd == %(READY)d:
+    elif cmd == @READY@:
         executors.add(peer)
         idle.append(peer)
     while idle and queue:
         task, body = queue.popleft()
-        sock.send_multipart([idle.popleft(), packb([head[0], %(TASK)d, task, 1]), body])
-""" % {"SUBMIT": p.Cmd.SUBMIT, "ACCEPTED": p.Cmd.ACCEPTED, "RESULT": p.Cmd.RESULT,
-       "READY": p.Cmd.READY, "TASK": p.Cmd.TASK}
+        sock.send_multipart([idle.popleft(), packb([head[0], @TASK@, task, 1]), body])
+"""
+for _name in ("SUBMIT", "ACCEPTED", "RESULT", "READY", "TASK"):
+    RELAY = RELAY.replace(f"@{_name}@", str(getattr(p.Cmd, _name)))
 
 
 class Endpoint:
@@ -215,7 +216,7 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> 
                     except zmq.Again:
                         break
                     msg = p.decode(frames[0])
-                    if isinstance(msg, p.Result) or isinstance(msg, (p.Fail, p.Refuse)):
+                    if isinstance(msg, (p.Result, p.Fail, p.Refuse)):
                         finished = True
                         if isinstance(msg, p.Result):
                             done += 1

@@ -267,6 +267,7 @@ class Servers:
                     "PYTHONPATH": str(ROOT)}
         (tmp / "bench.toml").write_text("local_count = 0\nstatus_interval = 0\n")
         self.serial = 0
+        self.profile = ""  # a file for the spraycc server's cProfile statistics
 
     def spraycc(self) -> tuple[subprocess.Popen[bytes], Endpoint, Endpoint]:
         from spraycc import keys, serverfile
@@ -274,7 +275,10 @@ class Servers:
         self.serial += 1
         ws = self.tmp / f"ws{self.serial}"
         ws.mkdir()
-        proc = subprocess.Popen([sys.executable, "-c", SPRAYCC_SERVER], cwd=ws, env=self.env,
+        script = self.tmp / "server.py"
+        script.write_text(SPRAYCC_SERVER)
+        profile = ["-m", "cProfile", "-o", self.profile] if self.profile else []
+        proc = subprocess.Popen([sys.executable, *profile, str(script)], cwd=ws, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         path = ws / serverfile.NAME
@@ -333,6 +337,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only 10/2, 100/50, 1000/200")
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
     ap.add_argument("--transport", choices=("ipc", "tcp", "both"), default="both")
+    ap.add_argument("--profile", metavar="FILE", help="write the spraycc server's cProfile "
+                    "statistics of the last point to FILE (slows it down)")
     ap.add_argument("--executors", type=int, help=argparse.SUPPRESS)  # internal: fake executors
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -352,6 +358,7 @@ def main() -> None:
           f"{'p99 ms':>7} | {'rate':>5} {'CPU':>5}")
     with tempfile.TemporaryDirectory(prefix="spraycc-bench-") as tmp:
         servers = Servers(Path(tmp))
+        servers.profile = os.path.abspath(args.profile) if args.profile else ""
         for transport in transports:
             for runners, executors in points:
                 s = measure(servers, "spraycc", transport, runners, executors, args.seconds)

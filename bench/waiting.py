@@ -116,6 +116,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200, help="runners waiting at once (default 200)")
     ap.add_argument("--window", type=float, default=10.0, help="seconds of CPU sampling")
+    ap.add_argument("--launcher", action="store_true", help="run the steps through the "
+                    "spraycc-run launcher of `spraycc init --masquerade` instead of `spraycc run`")
     args = ap.parse_args()
     n = args.n
     with tempfile.TemporaryDirectory(prefix="spraycc-wait-") as tmp:
@@ -127,6 +129,11 @@ def main() -> None:
                "XDG_CACHE_HOME": str(home / "k"), "PATH": f"{BIN}:{os.environ['PATH']}"}
         env.pop("SPRAYCC_CONFIG", None)
         plain = baseline(ws, env, n)
+        runner = f"{SPRAYCC} run"
+        if args.launcher:
+            subprocess.run([SPRAYCC, "init", "--masquerade", str(home / "bin")], env=env,
+                           capture_output=True, check=True, timeout=60)
+            runner = str(home / "bin" / "spraycc-run")
         srv = subprocess.Popen([SPRAYCC, "server"], cwd=ws, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         build = None
@@ -137,7 +144,7 @@ def main() -> None:
                     raise SystemExit("bench: the server did not start")
                 time.sleep(0.05)
             start = time.monotonic()
-            build = make(ws, env, n, f"{SPRAYCC} run --remote sleep 600")
+            build = make(ws, env, n, f"{runner} --remote sleep 600")
             while True:
                 snap = snapshot(ws, env)
                 if int(snap.get("submitted", 0)) >= n:  # type: ignore[call-overload]
@@ -176,7 +183,8 @@ def main() -> None:
                     srv.wait()
     uss = statistics.median(m[0] for m in mem)
     rss = statistics.median(m[1] for m in mem)
-    print(f"{n} runners waiting ({len(runners)} sampled), {os.cpu_count()} local executors")
+    print(f"{n} runners waiting ({len(runners)} sampled), {os.cpu_count()} local executors, "
+          f"through {'the spraycc-run launcher' if args.launcher else 'spraycc run'}")
     print(f"  make -j{n} starts them all:     {started:7.2f} s   (plain sleeps: {plain:.2f} s, "
           f"ratio {started / plain:.2f})")
     print(f"  runner USS (median):           {uss:7.2f} MB  ({uss * n:.0f} MB for all {n})")

@@ -166,6 +166,7 @@ class Server:
         # Waiting runners by the fd of their connection, so a closed connection (the runner's
         # process ended) is noticed at once without heartbeats (broker.probe).
         self.runner_fds: dict[int, bytes] = {}
+        self.closed: deque[bytes] = deque()  # runners whose connection closed: to probe
         self.recheck: deque[tuple[float, bytes]] = deque()  # (when, runner) to probe again
 
     # ------------------------------------------------------------------------- start-up
@@ -344,8 +345,10 @@ class Server:
                     self.zap.handle()  # a handshake waits for this: answer before the tasks
                 if self.watch is not None and self.watch.sock in events:
                     self.watch.handle()
-                if self.transport.sock in events:
-                    self.drain()
+                # (A runner whose connection closed is probed once the socket is empty.)
+                if ((self.transport.sock in events or self.closed) and self.drain()
+                        and self.closed):
+                    self.check_closed()
                 self.on_tick()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -357,13 +360,14 @@ class Server:
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop_reason = f"signal {signal.Signals(signum).name}"
 
-    def drain(self, limit: int = 2000) -> None:
-        """Handle up to `limit` waiting messages (then let timers run)."""
+    def drain(self, limit: int = 2000) -> bool:
+        """Handle up to `limit` waiting messages (then let timers run). True when none is
+        left."""
         for _ in range(limit):
             try:
                 frames = self.transport.recv()
             except zmq.Again:
-                return
+                return True
             if len(frames) < 2:
                 continue
             self.current = frames[1]  # for the peer address of a connecting executor
@@ -372,6 +376,7 @@ class Server:
             self.broker.on_message(peer, frames[1].bytes, frames[2:])
             if not known and peer in self.broker.runners:
                 self.note_runner(peer, frames[1])
+        return False
 
     def note_runner(self, peer: bytes, frame: zmq.Frame) -> None:
         """Remember the connection of a runner that now waits."""
@@ -384,18 +389,32 @@ class Server:
         if before is not None and before != peer:
             # The fd was reused, so the connection of the runner it named has closed, perhaps
             # before its close was reported.
-            self.broker.probe(before)
+            self.closed.append(before)
 
     def on_closed(self, fd: int) -> None:
-        """A connection closed: if a waiting runner's, check that runner now and once more
-        shortly (libzmq may report the close just before the routing entry goes)."""
+        """A connection closed: if a waiting runner's, it is checked once every message it
+        sent before closing has been handled (a runner's DONE often comes just before its
+        close is reported; see check_closed)."""
         peer = self.runner_fds.pop(fd, None)
-        if peer is not None and self.broker.probe(peer):
-            self.recheck.append((self.clock() + RECHECK, peer))
+        if peer is not None:
+            self.closed.append(peer)
+
+    def check_closed(self) -> None:
+        """Probe the runners whose connection closed (called after a drain that emptied the
+        socket, so their last messages are in); a live one is checked once more shortly, as
+        libzmq may report a close just before the routing entry goes."""
+        while self.closed:
+            peer = self.closed.popleft()
+            if self.broker.probe(peer):
+                self.recheck.append((self.clock() + RECHECK, peer))
 
     def recheck_closed(self, now: float) -> None:
         while self.recheck and self.recheck[0][0] <= now:
-            self.broker.probe(self.recheck.popleft()[1])
+            peer = self.recheck.popleft()[1]
+            if self.drain():  # as in check_closed: its last messages first
+                self.broker.probe(peer)
+            else:
+                self.closed.append(peer)
 
     def on_tick(self) -> None:
         now = self.clock()

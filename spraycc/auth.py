@@ -23,6 +23,7 @@ Any of them means "this server will not have us": the client stops at once.
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Callable
 
@@ -164,18 +165,29 @@ class ZapHandler:
 class FailureWatch:
     """The server ROUTER's monitor, filtered to handshakes that fail before ZAP is asked."""
 
-    def __init__(self, sock: zmq.Socket, refusals: RefusalLog) -> None:
+    def __init__(self, sock: zmq.Socket, refusals: RefusalLog,
+                 closed: Callable[[int], None] | None = None) -> None:
         self.owner = sock
         self.refusals = refusals
-        self.sock = sock.get_monitor_socket(SERVER_FAILURES)
+        # `closed(fd)`: a connection of the socket closed (libzmq allows one monitor per
+        # socket, so this one also reports those, for the server's runner bookkeeping).
+        self.closed = closed
+        events = SERVER_FAILURES | (zmq.EVENT_DISCONNECTED if closed is not None else 0)
+        self.sock = sock.get_monitor_socket(events)
         self.sock.setsockopt(zmq.LINGER, 0)
 
-    def handle(self, limit: int = 256) -> None:
+    def handle(self, limit: int = 4096) -> None:
         for _ in range(limit):
             try:
                 frames = self.sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            head = frames[0]
+            if self.closed is not None and len(head) == 6:
+                event, fd = struct.unpack("=HI", head)  # parsed cheaply: every runner's
+                if event == zmq.EVENT_DISCONNECTED:  # exit brings one
+                    self.closed(fd)
+                    continue
             try:
                 event = parse_monitor_message(frames)
             except (ValueError, IndexError):  # not from libzmq: cannot happen, never fatal

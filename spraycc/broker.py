@@ -75,6 +75,7 @@ class RunnerState:
     local: bool = False  # holds or waits for a local slot
     name: str = ""
     started: float = 0.0
+    pinged: float = 0.0  # when the server last sent it a heartbeat
 
 
 @dataclass
@@ -110,6 +111,10 @@ class Hooks:
 
     def task_succeeded(self, key: str, elapsed: float) -> None: ...
 
+    def keep_idle(self, launch: str) -> bool:
+        """Whether this executor stays while idle (a local one: it holds no cluster slot)."""
+        return False
+
     def snapshot_extra(self) -> dict[str, Any]:
         """What the server adds to a status snapshot (executor pools, rate, estimates)."""
         return {}
@@ -129,6 +134,7 @@ class Broker:
         straggler_factor: float = 0.0,
         straggler_min_seconds: float = 5.0,
         heartbeat: float = p.HEARTBEAT_INTERVAL,
+        runner_heartbeat: float = p.RUNNER_HEARTBEAT_INTERVAL,
         liveness: int = p.HEARTBEAT_LIVENESS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -143,6 +149,11 @@ class Broker:
         self.straggler_min_seconds = straggler_min_seconds
         self.heartbeat = heartbeat
         self.expiry = heartbeat * liveness
+        # Waiting runners are told apart from gone ones by their connection (`probe`, called
+        # by the server when a connection closes); heartbeats to them are rare, so a thousand
+        # queued runners sleep instead of waking every second (docs/usage.md).
+        self.runner_heartbeat = runner_heartbeat
+        self.runner_expiry = runner_heartbeat * liveness
         self.clock = clock
         self.tasks: dict[int, TaskState] = {}
         self.executors: dict[bytes, ExecutorState] = {}
@@ -154,6 +165,7 @@ class Broker:
         self.stopping = False
         self._next_task = 1
         self._last_heartbeat = clock()
+        self._last_runner_pass = clock()
         self._cancelled_on: dict[bytes, int] = {}  # executor -> task it was told to cancel
 
     # ----------------------------------------------------------------- state for others
@@ -169,7 +181,11 @@ class Broker:
 
     @property
     def busy(self) -> bool:
-        return bool(self.tasks or self.runners or self.executors)
+        """Work is queued or running, a runner waits, or an executor that holds a slot of its
+        own (not one kept idle, see `keep_idle`) is connected."""
+        return bool(self.tasks or self.runners) or any(
+            peer not in self.idle or not self.hooks.keep_idle(ex.launch)
+            for peer, ex in self.executors.items())
 
     # ----------------------------------------------------------------------- dispatching
 
@@ -644,7 +660,9 @@ class Broker:
             self._last_heartbeat = now
             self.send_heartbeats()
         self.expire_executors(now)
-        self.expire_runners(now)
+        if now - self._last_runner_pass >= self.heartbeat:  # once a second is plenty
+            self._last_runner_pass = now
+            self.expire_runners(now)
         self.start_copies(now)
         self.release_idle(now)
 
@@ -652,11 +670,22 @@ class Broker:
         frames = [p.encode(p.Heartbeat())]
         for peer in list(self.executors):
             self._send_executor(peer, frames)
-        for peer in list(self.runners):
-            try:
-                self.send(peer, frames)
-            except PeerGone:
-                self._forget_runner(peer)
+
+    def probe(self, peer: bytes) -> bool:
+        """Is this runner still connected? A heartbeat tells: with ROUTER_MANDATORY, a send to
+        a closed connection fails, and the runner is forgotten (its task cancelled). The
+        server calls this when one of its connections closes."""
+        rn = self.runners.get(peer)
+        if rn is None:
+            return False
+        rn.pinged = self.clock()
+        try:
+            self.send(peer, [p.encode(p.Heartbeat())])
+        except PeerGone:
+            log.info("runner %s is gone (its connection closed)", peer.hex())
+            self._forget_runner(peer)
+            return False
+        return True
 
     def expire_executors(self, now: float) -> None:
         for ex in list(self.executors.values()):
@@ -666,17 +695,22 @@ class Broker:
         self.dispatch()
 
     def expire_runners(self, now: float) -> None:
+        """Heartbeats to runners not pinged for runner_heartbeat (each on its own schedule, so
+        they do not all wake at once), and the end of runners silent for far longer."""
         for rn in list(self.runners.values()):
-            if now - rn.last_seen > self.expiry:
+            if now - rn.last_seen > self.runner_expiry:
                 log.info("runner %s went silent", rn.peer.hex())
                 self._forget_runner(rn.peer)
+            elif now - max(rn.pinged, rn.started) >= self.runner_heartbeat:
+                self.probe(rn.peer)
 
     def release_idle(self, now: float) -> None:
         if len(self.queue):
             return
         for peer in list(self.idle):
             ex = self.executors[peer]
-            if now - ex.idle_since >= self.release_delay or self.stopping:
+            if self.stopping or (now - ex.idle_since >= self.release_delay
+                                 and not self.hooks.keep_idle(ex.launch)):
                 log.info("releasing idle executor %s on %s", ex.launch, ex.host)
                 self.release(ex, "no more work")
 

@@ -89,10 +89,15 @@ Receiver's rules
   (a late message from an attempt that was already re-dispatched).
 * Flow control: an executor sends at most ``credit`` OUTPUT/FILE messages beyond what the runner
   has acknowledged with CREDIT, so a slow runner can never make the server buffer a whole file.
-* Heartbeats: server <-> executor and server <-> waiting runner, every HEARTBEAT_INTERVAL. Any
-  message counts as a heartbeat. A peer silent for HEARTBEAT_LIVENESS intervals is dead: a dead
-  executor's task is re-dispatched (RETRY to the runner), a dead runner's task is cancelled, a
-  dead server makes executors exit and runners fall back to a local run.
+* Heartbeats: server <-> executor every HEARTBEAT_INTERVAL; server <-> waiting runner every
+  RUNNER_HEARTBEAT_INTERVAL (the server file's ``heartbeat``), so a thousand queued runners
+  sleep in one blocking read instead of waking every second. Any message counts as a
+  heartbeat. A peer silent for HEARTBEAT_LIVENESS of its intervals is dead: a dead executor's
+  task is re-dispatched (RETRY to the runner), a dead runner's task is cancelled, a dead
+  server makes executors exit and runners fall back to a local run. A runner whose process
+  ends is noticed sooner, from its connection: when one closes, the server sends that
+  runner a HEARTBEAT, which fails for a closed connection. (Version 2 had runners and the
+  server exchange heartbeats every HEARTBEAT_INTERVAL.)
 * FILE chunks of one output arrive in order; ``last`` closes that output. Outputs the executor
   did not find are simply not sent: the runner learns it from RESULT.
 * After RESULT (or after acknowledging CANCEL with a RESULT) the executor is idle again. A
@@ -112,7 +117,8 @@ from spraycc.errors import ProtocolError, VersionMismatch
 from spraycc.minipack import UnpackError, packb, unpackb
 
 VERSION = 3
-HEARTBEAT_INTERVAL = 1.0  # seconds
+HEARTBEAT_INTERVAL = 1.0  # seconds, server <-> executor
+RUNNER_HEARTBEAT_INTERVAL = 30.0  # seconds, server <-> waiting runner
 HEARTBEAT_LIVENESS = 5  # intervals of silence before a peer is declared dead
 MAX_HEADER = 64 * 1024  # a header larger than this is garbage
 CHUNK = 256 * 1024  # bytes per FILE/OUTPUT chunk

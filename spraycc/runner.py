@@ -169,6 +169,14 @@ def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:
     raise ServerUnavailable(f"cannot reach the server in {os.path.dirname(info.path)}: {error}")
 
 
+def heartbeat_of(info: serverfile.ServerInfo) -> float:
+    """Seconds between heartbeats with the server while waiting (its file says)."""
+    try:
+        return max(0.05, float(info.get("heartbeat") or p.RUNNER_HEARTBEAT_INTERVAL))
+    except ValueError:
+        return p.RUNNER_HEARTBEAT_INTERVAL
+
+
 class Link:
     """The runner's connection plus heartbeat bookkeeping."""
 
@@ -206,13 +214,16 @@ class Link:
 
 # --------------------------------------------------------------------------- local steps
 
-def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool) -> int:
+def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool,
+              link: Link | None = None) -> int:
     """Run the step here. With a server, wait for one of its local slots first, so that
-    `make -j1000` cannot start a thousand links at once on the submitting host."""
-    link = None
+    `make -j1000` cannot start a thousand links at once on the submitting host. `link`: the
+    connection of a remote attempt the server handed back, asked again instead of a new one
+    (a server that is stopping answers at once, or closes it)."""
     if info is not None:
         try:
-            link = Link(connect(info), p.HEARTBEAT_INTERVAL)
+            if link is None:
+                link = Link(connect(info), heartbeat_of(info))
             link.send(p.Local(info.code, os.fsencode(argv[0])))
             wait_for_grant(link)
         except (ServerUnavailable, ZmtpError, OSError) as exc:
@@ -427,11 +438,13 @@ class RemoteStep:
 
 
 def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Options,
-           cwd: str, forced: bool | None = None) -> int | None:
+           cwd: str, forced: bool | None = None,
+           keep: list[Link] | None = None) -> int | None:
     """Run the step on an executor. Returns the exit status, or None when the caller should
-    run the step locally (the reason has been said). `forced`: remote on the user's word
-    (--remote or a rule), not the classifier's: such a step is not retried (it may have
-    written files on the shared filesystem) and its output is relayed as it comes."""
+    run the step locally (the reason has been said; the still open connection is put in
+    `keep`, for the local slot). `forced`: remote on the user's word (--remote or a rule),
+    not the classifier's: such a step is not retried (it may have written files on the shared
+    filesystem) and its output is relayed as it comes."""
     env = dict(os.environb)
     for key, value in decision.env.items():
         if value is None:
@@ -472,13 +485,16 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
     flags = p.FLAG_DEPENDENCY if decision.dependency_task else 0
     if not forced:
         flags |= p.FLAG_RETRY_SAFE
-    link = Link(connect(info), float(info.get("heartbeat", "") or p.HEARTBEAT_INTERVAL))
+    link = Link(connect(info), heartbeat_of(info))
     step = RemoteStep(decision, stream=forced)
     step.check = check
     step.since = time.time()
     try:
         link.send(p.Submit(info.code, os.fsencode(key), flags, os.fsencode(name)), body)
-        return follow(link, step, opts.verbose)
+        status = follow(link, step, opts.verbose)
+        if status is None and keep is not None:
+            keep.append(link)
+        return status
     except StaleView as exc:
         try:
             link.send(p.Stale(info.code, exc.host, os.fsencode(exc.path), exc.detail))
@@ -492,7 +508,8 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
         step.discard()
         raise
     finally:
-        link.close()
+        if not keep:
+            link.close()
 
 
 def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
@@ -698,9 +715,10 @@ def _main(opts: Options, argv: list[str]) -> int:
         reason = (f"no server ({serverfile.NAME} not found in {cwd} or above); "
                   "start one with `spraycc server` in the workspace root")
         return unavailable(argv, reason, fallback, opts.verbose)
+    kept: list[Link] = []
     try:
         try:
-            status = submit(info, decision, opts, cwd, placement.forced)
+            status = submit(info, decision, opts, cwd, placement.forced, kept)
         except StaleView as exc:
             delay = stale_rerun(info)
             if opts.verbose:
@@ -710,7 +728,7 @@ def _main(opts: Options, argv: list[str]) -> int:
             else:
                 time.sleep(delay)  # the executors' NFS attribute caches expire meanwhile
                 try:
-                    status = submit(info, decision, opts, cwd, placement.forced)
+                    status = submit(info, decision, opts, cwd, placement.forced, kept)
                 except StaleView as again:
                     if opts.verbose:
                         say(f"{again}; running locally")
@@ -724,7 +742,7 @@ def _main(opts: Options, argv: list[str]) -> int:
         return 1
     if status is None:
         try:
-            return run_local(argv, info, opts.verbose)
+            return run_local(argv, info, opts.verbose, kept[0] if kept else None)
         except Refused as exc:
             return refused(argv, str(exc), fallback, opts.verbose)
     return status

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 FD_TARGET = 4096
 HISTORY_FLUSH = 2.0  # seconds between writes of the history log: a crash loses at most this
 HISTORY_TYPICAL = 30.0  # seconds between updates of the rank of steps without history
+RECHECK = 0.5  # seconds after a closed connection before its runner is checked again
 
 
 @dataclass
@@ -162,6 +163,11 @@ class Server:
         self.zap: auth.ZapHandler | None = None
         self.watch: auth.FailureWatch | None = None
         self.serverkey = b""  # this session's CURVE public key (Z85)
+        # Waiting runners by the fd of their connection, so a closed connection (the runner's
+        # process ended) is noticed at once without heartbeats (broker.probe).
+        self.runner_fds: dict[int, bytes] = {}
+        self.closed: deque[bytes] = deque()  # runners whose connection closed: to probe
+        self.recheck: deque[tuple[float, bytes]] = deque()  # (when, runner) to probe again
 
     # ------------------------------------------------------------------------- start-up
 
@@ -178,7 +184,7 @@ class Server:
         self.serverkey = public
         self.zap = auth.ZapHandler(self.ctx, userkey.public, self.refusals)  # before the bind
         self.transport.secure(public, secret, domain=auth.DOMAIN)
-        self.watch = auth.FailureWatch(self.transport.sock, self.refusals)
+        self.watch = auth.FailureWatch(self.transport.sock, self.refusals, self.on_closed)
         bind, callback = default_bind(self.cfg, self.opts)
         self.tcp = self.transport.bind(f"tcp://{bind}:0")
         port = self.tcp.rsplit(":", 1)[1]
@@ -204,6 +210,9 @@ class Server:
             local_args=self.exec_args(curve=False),
         )
         self.load_history()
+        # Local executors start now, not with the first task: a build's first compiles
+        # should not wait for interpreters to start (docs/usage.md).
+        self.supply.reconcile(sum(pool.limit for pool in self.supply.pools if pool.local))
         for pool in self.supply.pools:
             if not pool.local and not pool.cancellable():
                 log.warning("cannot tell which batch system the %s command submits to: set "
@@ -275,7 +284,7 @@ class Server:
             "ipc": self.ipc,
             "tcp": f"tcp://{self.callme}",
             "code": self.code,
-            "heartbeat": f"{p.HEARTBEAT_INTERVAL:g}",
+            "heartbeat": f"{p.RUNNER_HEARTBEAT_INTERVAL:g}",
             "fallback": self.cfg.fallback,
             "serverkey": self.serverkey.decode(),
         }
@@ -343,8 +352,10 @@ class Server:
                     self.zap.handle()  # a handshake waits for this: answer before the tasks
                 if self.watch is not None and self.watch.sock in events:
                     self.watch.handle()
-                if self.transport.sock in events:
-                    self.drain()
+                # (A runner whose connection closed is probed once the socket is empty.)
+                if ((self.transport.sock in events or self.closed) and self.drain()
+                        and self.closed):
+                    self.check_closed()
                 self.on_tick()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -356,23 +367,68 @@ class Server:
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop_reason = f"signal {signal.Signals(signum).name}"
 
-    def drain(self, limit: int = 2000) -> None:
-        """Handle up to `limit` waiting messages (then let timers run)."""
+    def drain(self, limit: int = 2000) -> bool:
+        """Handle up to `limit` waiting messages (then let timers run). True when none is
+        left."""
         for _ in range(limit):
             try:
                 frames = self.transport.recv()
             except zmq.Again:
-                return
+                return True
             if len(frames) < 2:
                 continue
             self.current = frames[1]  # for the peer address of a connecting executor
-            self.broker.on_message(frames[0].bytes, frames[1].bytes, frames[2:])
+            peer = frames[0].bytes
+            known = peer in self.broker.runners
+            self.broker.on_message(peer, frames[1].bytes, frames[2:])
+            if not known and peer in self.broker.runners:
+                self.note_runner(peer, frames[1])
+        return False
+
+    def note_runner(self, peer: bytes, frame: zmq.Frame) -> None:
+        """Remember the connection of a runner that now waits."""
+        try:
+            fd = int(frame.get(zmq.SRCFD))
+        except (zmq.ZMQError, AttributeError, ValueError):
+            return  # a libzmq without it: the heartbeats still find gone runners
+        before = self.runner_fds.get(fd)
+        self.runner_fds[fd] = peer
+        if before is not None and before != peer:
+            # The fd was reused, so the connection of the runner it named has closed, perhaps
+            # before its close was reported.
+            self.closed.append(before)
+
+    def on_closed(self, fd: int) -> None:
+        """A connection closed: if a waiting runner's, it is checked once every message it
+        sent before closing has been handled (a runner's DONE often comes just before its
+        close is reported; see check_closed)."""
+        peer = self.runner_fds.pop(fd, None)
+        if peer is not None:
+            self.closed.append(peer)
+
+    def check_closed(self) -> None:
+        """Probe the runners whose connection closed (called after a drain that emptied the
+        socket, so their last messages are in); a live one is checked once more shortly, as
+        libzmq may report a close just before the routing entry goes."""
+        while self.closed:
+            peer = self.closed.popleft()
+            if self.broker.probe(peer):
+                self.recheck.append((self.clock() + RECHECK, peer))
+
+    def recheck_closed(self, now: float) -> None:
+        while self.recheck and self.recheck[0][0] <= now:
+            peer = self.recheck.popleft()[1]
+            if self.drain():  # as in check_closed: its last messages first
+                self.broker.probe(peer)
+            else:
+                self.closed.append(peer)
 
     def on_tick(self) -> None:
         now = self.clock()
         broker, supply = self.broker, self.supply
         assert supply is not None
         broker.tick()
+        self.recheck_closed(now)
         supply.poll()
         if not broker.stopping:
             supply.reconcile(broker.demand)
@@ -624,6 +680,11 @@ class _SupplyHooks(Hooks):
     def executor_gone(self, launch: str) -> None:
         if self.server.supply is not None:
             self.server.supply.on_gone(launch)
+
+    def keep_idle(self, launch: str) -> bool:
+        # Local executors stay for the server's life: the next build starts on warm ones.
+        found = self.server.supply.find(launch) if self.server.supply is not None else None
+        return found is not None and found[0].local
 
     def task_succeeded(self, key: str, elapsed: float) -> None:
         if 0 <= elapsed < 1e7:  # counts at once for tasks queued later in this session

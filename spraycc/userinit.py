@@ -161,7 +161,11 @@ def make_masquerade(directory: Path, say: Say) -> list[Path]:
     except OSError as exc:
         raise InitError(f"cannot create {directory}: {exc.strerror}") from None
     made = []
-    for name in (*masquerade.NAMES, masquerade.RUN_NAME):
+    launcher = write_launcher(directory / masquerade.RUN_NAME, say)
+    if launcher is not None:
+        made.append(launcher)
+    for name in masquerade.NAMES if launcher is not None else (
+            *masquerade.NAMES, masquerade.RUN_NAME):
         link = directory / name
         if link.is_symlink() and link.resolve() == target.resolve():
             made.append(link)
@@ -174,12 +178,67 @@ def make_masquerade(directory: Path, say: Say) -> list[Path]:
         except OSError as exc:
             raise InitError(f"cannot create {link}: {exc.strerror}") from None
         made.append(link)
-    names = " ".join(p.name for p in made)
+    names = " ".join(p.name for p in made if p != launcher)
     say(f"masquerade directory {directory}: {names} -> {target}")
+    if launcher is not None:
+        say(f"{launcher}: `spraycc run` in one word, a launcher that starts Python with -I -S "
+            f"(the lightest runner: e.g. CC=\"{launcher} gcc\")")
     say(f"use it with: export PATH={directory.absolute()}:$PATH "
         "(the real compilers are found later on PATH)")
     say(f"with ccache: CCACHE_PREFIX={directory.absolute() / masquerade.RUN_NAME}")
     return made
+
+
+LAUNCHER_MARK = "# spraycc-run launcher"
+
+
+def launcher_text() -> str | None:
+    """A `spraycc-run` that starts this interpreter isolated and without `site` (`-I -S`:
+    no site-packages scan, no .pth files: a waiting runner's memory and start-up are mostly
+    the interpreter's own), with spraycc's and pyzmq's directories put on sys.path by hand
+    (pyzmq only for a runner on another host than the server). None when the interpreter's
+    path cannot go into a #! line."""
+    import importlib.util
+
+    python = sys.executable
+    if not python or any(c.isspace() for c in python) or len(python) > 200:
+        return None
+    dirs = [str(Path(__file__).resolve().parent.parent)]
+    spec = importlib.util.find_spec("zmq")
+    if spec is not None and spec.origin:
+        dirs.append(str(Path(spec.origin).resolve().parent.parent))
+    paths = ", ".join(repr(d) for d in dict.fromkeys(dirs))
+    return (f"#!{python} -IS\n{LAUNCHER_MARK} (`spraycc run` in one word), made by "
+            "`spraycc init --masquerade`\n"
+            f"import sys\nsys.path[:0] = [{paths}]\n"
+            "from spraycc.entry import main\nmain()\n")
+
+
+def write_launcher(path: Path, say: Say) -> Path | None:
+    """Write (or refresh) the `spraycc-run` launcher; None if it cannot be written as one (a
+    symlink to spraycc does the same job, a little more slowly)."""
+    text = launcher_text()
+    if text is None:
+        return None
+    if path.is_symlink() or (path.exists() and LAUNCHER_MARK not in _head(path)):
+        if path.is_symlink() and path.resolve() == spraycc_executable().resolve():
+            path.unlink()  # an older init's link: the launcher replaces it
+        else:
+            say(f"{path} exists and is not a spraycc launcher: left alone")
+            return None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.rename(path)
+    return path
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open(errors="replace") as f:
+            return f.read(512)
+    except OSError:
+        return ""
 
 
 def run(workspace: Path, *, log_file: Path, scheduler: str | None, config: Path | None,

@@ -146,10 +146,42 @@ def test_local_slot_holder_that_dies_frees_its_slot(net: Net, broker: Broker) ->
     broker.on_message(b"L1", p.encode(p.Local(CODE, b"ld")), [])
     broker.on_message(b"L2", p.encode(p.Local(CODE, b"ld")), [])
     net.gone.add(b"L1")
-    net.now += 2
-    broker.runners[b"L2"].last_seen = net.now
-    broker.tick()  # the heartbeat to L1 fails: it is gone
+    assert broker.probe(b"L1") is False  # its connection closed: the check fails, it is gone
     assert net.to(b"L2") == [p.Grant(1)]
+    assert broker.probe(b"L2") is True and b"L2" in broker.runners
+
+
+def test_waiting_runners_are_pinged_rarely_and_each_on_its_own_schedule(
+        net: Net, broker: Broker) -> None:
+    submit(broker, b"R1", "one.o")
+    net.now += 10
+    submit(broker, b"R2", "two.o")
+    beat = p.encode(p.Heartbeat())
+
+    def beats(peer: bytes) -> list[list]:
+        return [f for who, f in net.sent if who == peer and f[0] == beat]
+
+    for _ in range(int(broker.runner_heartbeat) - 11):  # a second at a time
+        net.now += 1
+        broker.tick()
+    assert not beats(b"R1") and not beats(b"R2")  # no wake-ups every second
+    net.now += 2
+    broker.tick()
+    assert len(beats(b"R1")) == 1 and not beats(b"R2")
+    net.gone.add(b"R2")
+    net.now += 10
+    broker.tick()  # R2's heartbeat is due and fails: it is gone, its task dropped
+    assert b"R2" not in broker.runners and broker.counters.cancelled == 1
+
+
+def test_a_silent_runner_expires_only_after_long_silence(net: Net, broker: Broker) -> None:
+    submit(broker, b"R1", "one.o")
+    net.now += broker.runner_heartbeat * 2
+    broker.tick()
+    assert b"R1" in broker.runners  # heartbeats reach it: it is only quiet
+    net.now += broker.runner_expiry
+    broker.tick()
+    assert b"R1" not in broker.runners
 
 
 def test_dependency_steps_first_then_fifo(net: Net, broker: Broker) -> None:

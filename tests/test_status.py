@@ -14,6 +14,7 @@ import logging.handlers
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -208,7 +209,11 @@ def test_status_json_counts_add_up_during_a_real_build(
                     s["running"]
         finally:
             err = finish(build)
+        # The last step's DONE may still be on its way when make has finished: poll.
         final = status_json(ws, env)
+        deadline = time.monotonic() + 10
+        while final["local_done"] < 2 and time.monotonic() < deadline:
+            final = status_json(ws, env)
     log = srv.collect()
     remote_runs = err.count("spraycc: ran on ")  # every runner whose step ran remotely
     local_runs = err.count("spraycc: local: ")  # steps classified local: the link and ar

@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""The server's broker under load, next to a bare pyzmq ROUTER relay measured in the same run.
+
+    .venv/bin/python bench/broker.py [--quick] [--seconds S] [--transport ipc|tcp|both]
+
+For every point of the matrix (runners in flight x fake executors; the full one is
+{10, 100, 1000} x {2, 50, 200}, --quick only the diagonal 10/2, 100/50, 1000/200) and every
+transport (the private ipc endpoint with the NULL mechanism, and tcp with CURVE, as a runner
+on another host would use it) it starts a fresh server and drives it:
+
+  * a load generator (this process) keeps R runners in flight, each a *fresh* pyzmq DEALER
+    connection per task as real runners do: connect, SUBMIT, wait for ACCEPTED and RESULT,
+    close; it records each task's latency (SUBMIT sent -> RESULT received);
+  * a second process holds E fake executors (READY, then a RESULT at once for every TASK,
+    a HEARTBEAT every second).
+
+Two servers are measured: the real `spraycc server` (its whole per-task path: broker, task
+queue with history, logging, timers; only its executor supply is told that executors are
+available, since the fake executors are not its own launches), and the baseline, a bare pyzmq
+ROUTER relay (about 40 lines below: LRU idle executors, a FIFO, the same messages). Figures per
+point: tasks/s, server CPU per task (user+system of every server thread over the measured
+window, from /proc), p50 and p99 latency, and the ratios spraycc / relay.
+
+Everything shares this machine's CPUs (the generator too): the relay row is the floor that a
+Python broker on this machine can show with this generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from spraycc import protocol as p  # noqa: E402
+
+WARMUP = 0.5
+TICK = os.sysconf("SC_CLK_TCK")
+BODY = p.pack_body(b"/tmp", [b"gcc", b"-c", b"x.c", b"-o", b"x.o"],
+                   {b"PATH": b"/usr/bin:/bin", b"HOME": b"/tmp"}, [b"x.o"])
+
+# The spraycc server, with an executor supply that believes executors are on hand (the fake
+# executors connect with launch ids it never issued).
+SPRAYCC_SERVER = """
+import sys
+sys.argv = ["spraycc", "server"]
+from spraycc import cluster
+cluster.Supply.exhausted = property(lambda self: False)
+from spraycc.cli import main
+main()
+"""
+
+RELAY = r"""
+import os, sys, signal
+from collections import deque
+import zmq, msgpack
+ctx = zmq.Context()
+sock = ctx.socket(zmq.ROUTER)
+sock.setsockopt(zmq.LINGER, 0)
+sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+sock.setsockopt(zmq.SNDHWM, 0)
+sock.setsockopt(zmq.BACKLOG, 4096)
+ipc, public, secret = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+sock.bind(ipc)
+sock.setsockopt(zmq.CURVE_SERVER, 1)
+sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+port = sock.bind_to_random_port("tcp://127.0.0.1")
+print(port, flush=True)
+idle, queue, tasks, executors = deque(), deque(), {}, set()
+nxt = 1
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+packb, unpackb = msgpack.packb, msgpack.unpackb
+while True:
+    frames = sock.recv_multipart()
+    peer, head = frames[0], unpackb(frames[1])
+    cmd = head[1]
+    if cmd == @SUBMIT@:
+        tasks[nxt] = peer
+        queue.append((nxt, frames[2]))
+        try:
+            sock.send_multipart([peer, packb([head[0], @ACCEPTED@, nxt, len(queue)])])
+        except zmq.ZMQError:
+            pass
+        nxt += 1
+    elif cmd == @RESULT@:
+        runner = tasks.pop(head[2], None)
+        if runner is not None:
+            try:
+                sock.send_multipart([runner, frames[1]])
+            except zmq.ZMQError:
+                pass
+        idle.append(peer)
+    elif cmd == @READY@:
+        executors.add(peer)
+        idle.append(peer)
+    while idle and queue:
+        task, body = queue.popleft()
+        sock.send_multipart([idle.popleft(), packb([head[0], @TASK@, task, 1]), body])
+"""
+for _name in ("SUBMIT", "ACCEPTED", "RESULT", "READY", "TASK"):
+    RELAY = RELAY.replace(f"@{_name}@", str(getattr(p.Cmd, _name)))
+
+
+class Endpoint:
+    """Where and how generator sockets reach a server."""
+
+    def __init__(self, address: str, code: str, serverkey: bytes = b"",
+                 keypair: tuple[bytes, bytes] | None = None) -> None:
+        self.address, self.code, self.serverkey, self.keypair = address, code, serverkey, keypair
+
+    def socket(self, ctx: zmq.Context) -> zmq.Socket:
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        if self.serverkey and self.keypair:
+            sock.setsockopt(zmq.CURVE_SERVERKEY, self.serverkey)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, self.keypair[0])
+            sock.setsockopt(zmq.CURVE_SECRETKEY, self.keypair[1])
+        sock.connect(self.address)
+        return sock
+
+    def args(self) -> list[str]:
+        key = self.keypair or (b"", b"")
+        return [self.address, self.code, self.serverkey.decode(), key[0].decode(),
+                key[1].decode()]
+
+
+# ------------------------------------------------------------------------ fake executors
+
+def executors_main(count: int, endpoint: Endpoint) -> None:
+    """E fake executors in one process: RESULT at once for each TASK."""
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    ctx = zmq.Context()
+    poller = zmq.Poller()
+    socks = []
+    for i in range(count):
+        sock = endpoint.socket(ctx)
+        sock.send(p.encode(p.Ready(endpoint.code, "fake", os.getpid(), f"fake{i}")))
+        poller.register(sock, zmq.POLLIN)
+        socks.append(sock)
+    heartbeat = p.encode(p.Heartbeat())
+    last = time.monotonic()
+    try:
+        while True:
+            for sock, _ in poller.poll(250):
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    msg = p.decode(frames[0])
+                    if isinstance(msg, p.Task):
+                        sock.send(p.encode(p.Result(msg.task, msg.attempt, 0, 0.001, "fake",
+                                                    "")))
+            now = time.monotonic()
+            if now - last >= 1.0:
+                last = now
+                for sock in socks:
+                    sock.send(heartbeat)
+    finally:
+        for sock in socks:
+            sock.close(linger=0)
+        ctx.term()
+
+
+# --------------------------------------------------------------------------- the runners
+
+def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> dict[str, float]:
+    """Keep `runners` tasks in flight, a fresh connection each, for WARMUP + seconds."""
+    ctx = zmq.Context()
+    ctx.set(zmq.MAX_SOCKETS, 16384)
+    poller = zmq.Poller()
+    active: dict[zmq.Socket, float] = {}
+    latencies: list[float] = []
+    failures = 0
+    start = time.monotonic()
+    measure_from, end = start + WARMUP, start + WARMUP + seconds
+    cpu0 = done0 = None
+    done = 0
+    serial = 0
+
+    def launch() -> None:
+        nonlocal serial
+        serial += 1
+        sock = endpoint.socket(ctx)
+        key = b"bench/%d" % serial
+        sock.send_multipart([p.encode(p.Submit(endpoint.code, key, p.FLAG_RETRY_SAFE, key)),
+                             BODY])
+        active[sock] = time.monotonic()
+        poller.register(sock, zmq.POLLIN)
+
+    try:
+        while True:
+            now = time.monotonic()
+            if cpu0 is None and now >= measure_from:
+                cpu0, done0, t0 = cpu_seconds(server_pid), done, now
+            if now >= end:
+                break
+            while len(active) < runners:
+                launch()
+            for sock, _ in poller.poll(50):
+                finished = False
+                while not finished:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    msg = p.decode(frames[0])
+                    if isinstance(msg, (p.Result, p.Fail, p.Refuse)):
+                        finished = True
+                        if isinstance(msg, p.Result):
+                            done += 1
+                            if cpu0 is not None:
+                                latencies.append(time.monotonic() - active[sock])
+                        else:
+                            failures += 1
+                if finished:
+                    poller.unregister(sock)
+                    del active[sock]
+                    sock.close(linger=0)
+        cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
+    finally:
+        for sock in active:
+            sock.close(linger=0)
+        ctx.term()
+    assert cpu0 is not None and done0 is not None
+    tasks = done - done0
+    latencies.sort()
+    return {
+        "rate": tasks / (t1 - t0),
+        "cpu_us": 1e6 * (cpu1 - cpu0) / max(tasks, 1),
+        "p50_ms": 1e3 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1e3 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+        "failures": failures,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# --------------------------------------------------------------------------- the servers
+
+class Servers:
+    """Starts either server in a private HOME and workspace; yields its endpoints."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.home = tmp / "home"
+        self.home.mkdir()
+        self.env = {**os.environ, "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / "c"),
+                    "XDG_DATA_HOME": str(self.home / "d"), "XDG_STATE_HOME": str(self.home / "s"),
+                    "XDG_CACHE_HOME": str(self.home / "k"),
+                    "SPRAYCC_CONFIG": str(tmp / "bench.toml"),
+                    "PYTHONPATH": str(ROOT)}
+        (tmp / "bench.toml").write_text("local_count = 0\nstatus_interval = 0\n")
+        self.serial = 0
+        self.profile = ""  # a file for the spraycc server's cProfile statistics
+
+    def spraycc(self) -> tuple[subprocess.Popen[bytes], Endpoint, Endpoint]:
+        from spraycc import keys, serverfile
+
+        self.serial += 1
+        ws = self.tmp / f"ws{self.serial}"
+        ws.mkdir()
+        script = self.tmp / "server.py"
+        script.write_text(SPRAYCC_SERVER)
+        profile = ["-m", "cProfile", "-o", self.profile] if self.profile else []
+        proc = subprocess.Popen([sys.executable, *profile, str(script)], cwd=ws, env=self.env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        path = ws / serverfile.NAME
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bench: the spraycc server did not start")
+            time.sleep(0.02)
+        info = serverfile.read(str(path))
+        pair = keys.load(str(self.home / ".spraycc.private"))
+        ipc = Endpoint(info.get("ipc"), info.code)
+        tcp = Endpoint(info.get("tcp"), info.code, info.serverkey.encode(),
+                       (pair.public, pair.secret))
+        return proc, ipc, tcp
+
+    def relay(self) -> tuple[subprocess.Popen[bytes], Endpoint, Endpoint]:
+        self.serial += 1
+        ipc = f"ipc://{self.tmp}/relay{self.serial}"
+        public, secret = zmq.curve_keypair()
+        client = zmq.curve_keypair()
+        proc = subprocess.Popen([sys.executable, "-c", RELAY, ipc, public.decode(),
+                                 secret.decode()], stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        return (proc, Endpoint(ipc, "x"),
+                Endpoint(f"tcp://127.0.0.1:{port}", "x", public, client))
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def measure(servers: Servers, kind: str, transport: str, runners: int, executors: int,
+            seconds: float) -> dict[str, float]:
+    proc, ipc, tcp = servers.spraycc() if kind == "spraycc" else servers.relay()
+    endpoint = ipc if transport == "ipc" else tcp
+    fakes = subprocess.Popen([sys.executable, __file__, "--executors", str(executors), "--",
+                              *endpoint.args()], env=servers.env, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3 + executors / 400)  # let the fake executors connect (not measured)
+        return drive(endpoint, runners, seconds, proc.pid)
+    finally:
+        stop(fakes)
+        stop(proc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="only 10/2, 100/50, 1000/200")
+    ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
+    ap.add_argument("--transport", choices=("ipc", "tcp", "both"), default="both")
+    ap.add_argument("--profile", metavar="FILE", help="write the spraycc server's cProfile "
+                    "statistics of the last point to FILE (slows it down)")
+    ap.add_argument("--executors", type=int, help=argparse.SUPPRESS)  # internal: fake executors
+    ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.executors is not None:
+        address, code, serverkey, public, secret = args.rest
+        pair = (public.encode(), secret.encode()) if public else None
+        executors_main(args.executors, Endpoint(address, code, serverkey.encode(), pair))
+        return
+    from spraycc.server import raise_fd_limit
+
+    raise_fd_limit(8192)
+    points = [(10, 2), (100, 50), (1000, 200)] if args.quick else [
+        (r, e) for r in (10, 100, 1000) for e in (2, 50, 200)]
+    transports = ["ipc", "tcp"] if args.transport == "both" else [args.transport]
+    print(f"{'transport':9} {'runners':>7} {'execs':>5} | {'spraycc tasks/s':>15} {'CPU us':>7} "
+          f"{'p50 ms':>7} {'p99 ms':>7} | {'relay tasks/s':>13} {'CPU us':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7} | {'rate':>5} {'CPU':>5}")
+    with tempfile.TemporaryDirectory(prefix="spraycc-bench-") as tmp:
+        servers = Servers(Path(tmp))
+        servers.profile = os.path.abspath(args.profile) if args.profile else ""
+        for transport in transports:
+            for runners, executors in points:
+                s = measure(servers, "spraycc", transport, runners, executors, args.seconds)
+                r = measure(servers, "relay", transport, runners, executors, args.seconds)
+                note = f"  ({s['failures']:.0f} failed)" if s["failures"] else ""
+                print(f"{transport:9} {runners:7d} {executors:5d} | {s['rate']:15,.0f} "
+                      f"{s['cpu_us']:7.0f} {s['p50_ms']:7.1f} {s['p99_ms']:7.1f} | "
+                      f"{r['rate']:13,.0f} {r['cpu_us']:7.0f} {r['p50_ms']:7.1f} "
+                      f"{r['p99_ms']:7.1f} | {s['rate'] / r['rate']:5.2f} "
+                      f"{s['cpu_us'] / r['cpu_us']:5.2f}{note}", flush=True)
+    print("rate: spraycc tasks/s / relay tasks/s; CPU: spraycc server CPU per task / relay's")
+
+
+if __name__ == "__main__":
+    main()

@@ -47,7 +47,7 @@ CLIENT_EVENTS = (
     | zmq.EVENT_DISCONNECTED
 )
 
-_PROTOCOL_ERRORS = {
+_PROTOCOL_ERRORS: dict[int, str] = {
     zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "security mechanism mismatch (CURVE vs NULL)",
     zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "cryptographic failure (wrong server key?)",
     zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "key exchange failed",
@@ -204,7 +204,7 @@ def client_monitor(sock: zmq.Socket) -> zmq.Socket:
 
 def read_events(mon: zmq.Socket) -> list[tuple[int, int]]:
     """The (event, value) pairs waiting on a monitor socket, without blocking."""
-    out = []
+    out: list[tuple[int, int]] = []
     while True:
         try:
             frames = mon.recv_multipart(zmq.NOBLOCK)

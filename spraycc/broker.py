@@ -201,11 +201,11 @@ class Broker:
         self._send(peer, p.Refuse(reason))
 
     def _on_hello(self, peer: bytes, msg: p.Message, rest: Sequence[Any], now: float) -> None:
-        if msg.CMD not in p.HELLOS:
+        if not isinstance(msg, p.HELLO_RECORDS):
             self.counters.dropped += 1
             log.debug("dropped %s from unknown peer %s", type(msg).__name__, peer.hex())
             return
-        if msg.code != self.code:  # type: ignore[attr-defined]
+        if msg.code != self.code:
             self._refuse_unknown(peer, "wrong access code (is this the right server?)")
             return
         if isinstance(msg, p.Ready):

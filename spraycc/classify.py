@@ -427,8 +427,8 @@ class _Plan:
             self.local(f"cannot derive output names from {src!r}")
             return
         if lang in flags.HEADERS and mode != "E":  # local (see run); listed for `spraycc explain`
-            out = cmd.out[1] if cmd.out is not None else src + ".gch"
-            self.add(out, "0/" + os.path.basename(out), "delete", False)
+            pch = cmd.out[1] if cmd.out is not None else src + ".gch"
+            self.add(pch, "0/" + os.path.basename(pch), "delete", False)
             return
         stem = _strip_ext(base)
         cc1 = lang not in (flags.ASM, flags.ASM_CPP)  # runs the compiler proper
@@ -444,13 +444,14 @@ class _Plan:
                 self.local("-o - together with files named after the output")
             self.what += " to stdout"
             return
-        if out is not None:
+        if cmd.out is not None:
+            out_token, out = cmd.out
             odir, obase = _split_dir(out)
             if obase in ("", ".", ".."):
                 self.local(f"-o {out} names a directory")
                 return
-            separate = self.toks[cmd.out[0]] == "-o"
-            if not self.set_token(cmd.out[0], ["-o", f"{TMP}/0/{obase}"], separate):
+            separate = self.toks[out_token] == "-o"
+            if not self.set_token(out_token, ["-o", f"{TMP}/0/{obase}"], separate):
                 return
             aux_dir, aux_stem = odir, _strip_ext(obase)
         elif mode == "E":
@@ -461,7 +462,7 @@ class _Plan:
             out = obase
             self.append += ["-o", f"{TMP}/0/{obase}"]
             aux_dir, aux_stem = "", stem
-        if obase and not (cmd.syntax_only and mode != "E"):
+        if obase and out is not None and not (cmd.syntax_only and mode != "E"):
             # Rewritten in place (keeps its mode): gcc's cc1/cpp outputs, both compilers' deps.
             # Created afresh: objects (as unlinks first), clang's .s/.i (temp file + rename).
             keep_mode = (gcc and mode != "c") or cmd.dep_m
@@ -497,7 +498,7 @@ class _Plan:
                 self.wp_output(tok, k, dep_missing)
         if wants_target and not cmd.mt_seen:
             if cmd.out is not None and (mode != "E" or not gcc):
-                self.append += ["-MQ", out]
+                self.append += ["-MQ", cmd.out[1]]
             elif cmd.out is None and mode != "E":  # we added the -o
                 self.append += ["-MQ", _default_target(src)]
         if cpp:

@@ -434,7 +434,7 @@ def main() -> None:
     try:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # typer versions that use click itself
-        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,import-not-found]
     try:
         code = app(prog_name="spraycc", standalone_mode=False)
     except NoArgsIsHelpError as exc:

@@ -139,9 +139,10 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         if key.allowed and value not in key.allowed:
             allowed = ", ".join(repr(a) for a in key.allowed)
             raise ConfigError(f"{where}: key '{name}' must be one of {allowed}, not {value!r}")
-        if key.minimum is not None and not isinstance(value, str) and value < key.minimum:
+        if (key.minimum is not None and isinstance(value, (int, float))
+                and value < key.minimum):
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
-        if name in APPENDED and value and not inert(value):
+        if name in APPENDED and isinstance(value, str) and value and not inert(value):
             # never quoted into the line: a wrapper or `qsub -b y` would re-parse the quotes
             raise ConfigError(f"{where}: key '{name}' may hold only {INERT_SHOWN} (it is "
                               "appended to the start command, which shells re-parse)")

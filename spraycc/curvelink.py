@@ -54,7 +54,7 @@ class CurveDealer:
     def _handshake(self, deadline: float, timeout: float) -> None:
         while not self.ready:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.monitor.poll(left * 1000):
+            if left <= 0 or not self.monitor.poll(int(left * 1000)):
                 raise ZmtpError(f"no CURVE handshake with {self.endpoint} within {timeout:g} s")
             self._on_events()
 
@@ -82,7 +82,7 @@ class CurveDealer:
             except zmq.Again:
                 pass
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            events = dict(self.poller.poll(None if left is None else left * 1000))
+            events = dict(self.poller.poll(None if left is None else int(left * 1000)))
             if self.monitor in events:
                 self._on_events()
             if not events and left is not None:

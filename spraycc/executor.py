@@ -143,7 +143,7 @@ class Executor:
         timeout = self.heartbeat / 2
         if step is not None and step.cancelled:
             timeout = min(timeout, 0.05)
-        events = dict(poller.poll(timeout * 1000))
+        events = dict(poller.poll(int(timeout * 1000)))
         if self.monitor is not None and self.monitor in events:
             self.on_monitor()
         if self.sock in events:

@@ -25,7 +25,7 @@ from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the runner ~9 ms
 if TYPE_CHECKING:
     from spraycc import rules
-    from spraycc.curvelink import CurveDealer
+    from spraycc.zmtp import Connection
 
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
@@ -132,7 +132,7 @@ def locate(cwd: str) -> serverfile.ServerInfo | None:
     return serverfile.nearest(cwd)
 
 
-def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:
+def connect(info: serverfile.ServerInfo) -> Connection:
     """A connection to the server: its private ipc endpoint on the same host, else tcp.
 
     The ipc endpoint (NULL mechanism, in a 0700 directory) is reachable only by this user on
@@ -160,7 +160,7 @@ def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:
 class Link:
     """The runner's connection plus heartbeat bookkeeping."""
 
-    def __init__(self, conn: Dealer, heartbeat: float) -> None:
+    def __init__(self, conn: Connection, heartbeat: float) -> None:
         self.conn = conn
         self.heartbeat = heartbeat
         self.expiry = heartbeat * p.HEARTBEAT_LIVENESS

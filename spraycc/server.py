@@ -329,7 +329,7 @@ class Server:
                 poller.register(watched.sock, zmq.POLLIN)
         try:
             while not self.stop_reason:
-                events = dict(poller.poll(p.HEARTBEAT_INTERVAL / 4 * 1000))
+                events = dict(poller.poll(int(p.HEARTBEAT_INTERVAL / 4 * 1000)))
                 if wake_r in events:
                     _drain(wake_r)
                 if self.zap is not None and self.zap.sock in events:

@@ -65,7 +65,7 @@ class Connection:
             poller.register(self.monitor, zmq.POLLIN)
         while True:
             left = deadline - time.monotonic()
-            events = dict(poller.poll(left * 1000)) if left > 0 else {}
+            events = dict(poller.poll(int(left * 1000))) if left > 0 else {}
             if not events:
                 raise ServerUnavailable(unreachable(self.info, self.endpoint, self.timeout))
             if self.monitor is not None and self.monitor in events:

@@ -52,6 +52,7 @@ from __future__ import annotations
 import os
 import stat
 
+from spraycc import TEMP_DIR as TMP
 from spraycc import flags
 from spraycc.cmdline import Parsed, expand, parse, split_response_file
 from spraycc.compilers import compiler_family, driver_version, find_driver
@@ -66,8 +67,6 @@ __all__ = [
     "split_response_file",
 ]
 
-TMP = "\x00"
-"""Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
 
 # on_missing of a gcc object: removed after a failed step only if the assembler ran and
 # failed, as the gcc driver does (it deletes its -o target once `as` has started).

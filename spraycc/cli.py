@@ -202,9 +202,9 @@ def explain(ctx: typer.Context) -> None:
 def explain_rules(cwd: str) -> tuple[list, str | None]:
     """The placement rules runners here would apply: the running server's (from its file),
     else those of the config a server started here would read."""
-    from spraycc import config, rules, runner
+    from spraycc import config, rules, runner, serverfile
 
-    info = runner.locate(cwd)
+    info = serverfile.nearest(cwd)
     if info is not None:
         return runner.server_rules(info), info.path
     cfg = config.load(Path(cwd))

@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterator
 import zmq
 from zmq.utils import z85
 
-from spraycc import auth, keys
+from spraycc import TEMP_DIR, auth, keys
 from spraycc import protocol as p
-from spraycc.errors import ProtocolError, SprayError, VersionMismatch
+from spraycc.errors import ProtocolError, Refused, SprayError, VersionMismatch
 from spraycc.taskkey import printable
-from spraycc.transport import curve_dealer, dealer
+from spraycc.transport import dealer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ PROBE_TIMEOUT = 2.0  # the one plain TCP connect that names the cause when givin
 # A user key missing on this host may be a shared filesystem that has not caught up yet with a
 # key the first server start just created: it is read again for this long before giving up.
 KEY_WAIT = 60.0
+_TEMP_DIR = os.fsencode(TEMP_DIR)
 
 
 class Step:
@@ -62,7 +63,7 @@ class Step:
         self.pending: Iterator[list[bytes]] | None = None  # file messages still to send
 
     def substitute(self, value: bytes) -> bytes:
-        return value.replace(b"\x00", os.fsencode(self.workdir))
+        return value.replace(_TEMP_DIR, os.fsencode(self.workdir))
 
 
 class Executor:
@@ -91,12 +92,12 @@ class Executor:
         self.ctx = zmq.Context()
         # CURVE (tcp): the server's session key plus the user's key pair. A refused handshake
         # shows only on the monitor; it is watched by the poll loop so we exit at once.
-        self.monitor: zmq.Socket | None = None
+        self.curve: auth.CurveClient | None = None
         self.reached = True  # a TCP connection to the server was made (tcp endpoints only)
         if serverkey and keypair is not None:
-            self.sock, self.monitor = curve_dealer(
-                self.ctx, callme, serverkey=serverkey, public=keypair.public,
-                secret=keypair.secret, events=auth.CLIENT_EVENTS | zmq.EVENT_CONNECTED)
+            self.curve = auth.CurveClient(self.ctx, callme, serverkey=serverkey,
+                                          keypair=keypair, events=zmq.EVENT_CONNECTED)
+            self.sock = self.curve.sock
             self.reached = False
         else:
             self.sock = dealer(self.ctx, callme)
@@ -131,8 +132,8 @@ class Executor:
     def poll_once(self) -> None:
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
-        if self.monitor is not None:
-            poller.register(self.monitor, zmq.POLLIN)
+        if self.curve is not None:
+            poller.register(self.curve.monitor, zmq.POLLIN)
         step = self.step
         if step is not None:
             if step.credit > 0:
@@ -144,7 +145,7 @@ class Executor:
         if step is not None and step.cancelled:
             timeout = min(timeout, 0.05)
         events = dict(poller.poll(int(timeout * 1000)))
-        if self.monitor is not None and self.monitor in events:
+        if self.curve is not None and self.curve.monitor in events:
             self.on_monitor()
         if self.sock in events:
             self.drain_socket()
@@ -197,14 +198,15 @@ class Executor:
     def on_monitor(self) -> None:
         """A refused security handshake: leave at once, freeing the cluster slot (retrying
         could never succeed: the server has another key or does not know ours)."""
-        assert self.monitor is not None
-        for event, value in auth.read_events(self.monitor):
-            if event in (zmq.EVENT_CONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED):
-                self.reached = True
-            reason = auth.failure_reason(event, value)
-            if reason is not None and not self.exit_reason:
-                self.exit_reason = f"refused by the server: {reason}"
+        assert self.curve is not None
+        try:
+            self.curve.check()
+        except Refused as exc:
+            if not self.exit_reason:
+                self.exit_reason = f"refused by the server: {exc}"
                 self.exit_code = 1
+        if self.curve.connected:
+            self.reached = True
 
     def on_tick(self) -> None:
         now = time.monotonic()
@@ -439,9 +441,10 @@ class Executor:
             self.cancel(self.step)
             self.cleanup(self.step)
         shutil.rmtree(self.base, ignore_errors=True)
-        if self.monitor is not None:
-            self.monitor.close(linger=0)
-        self.sock.close(linger=self.linger_ms)
+        if self.curve is not None:
+            self.curve.close(linger=self.linger_ms)
+        else:
+            self.sock.close(linger=self.linger_ms)
         self.ctx.term()
 
 

@@ -55,8 +55,8 @@ environment), ``outputs`` (list of bytes: paths relative to the executor's priva
 ``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none), and optionally ``merge``
 (bool, default false: the runner's stdout and stderr are one file, so the step gets a single
 pipe for both and its output is relayed as stream 1, keeping their interleaving exact). A NUL
-byte in an argv element or env value stands for the executor's private temp dir (argv can
-never contain NUL).
+byte (``spraycc.TEMP_DIR``) in an argv element or env value stands for the executor's private
+temp dir (argv can never contain NUL).
 
 Names are bytes wherever they come from the file system or the command line (a file name need
 not be UTF-8): SUBMIT's key (the task's history key, see `taskkey`) and name (its primary
@@ -325,13 +325,6 @@ def encode(msg: Message) -> bytes:
     if msg.CMD == Cmd.HEARTBEAT:
         return _HEARTBEAT
     return packb([VERSION, msg.CMD, *(getattr(msg, n) for n in msg.FIELDS)])
-
-
-def peek(frame: bytes) -> tuple[int, int]:
-    """(version, command) of a header without validating its fields; ProtocolError if it is not
-    a header at all. Lets the server answer a wrong version with REFUSE."""
-    head = _unpack(frame)
-    return head[0], head[1]
 
 
 def decode(frame: bytes) -> Message:

@@ -128,24 +128,14 @@ def exit_status(status: int) -> int:
 
 # ---------------------------------------------------------------------------- server access
 
-def locate(cwd: str) -> serverfile.ServerInfo | None:
-    return serverfile.nearest(cwd)
-
-
 def connect(info: serverfile.ServerInfo) -> Connection:
-    """A connection to the server: its private ipc endpoint on the same host, else tcp.
+    """A connection to the server, trying `serverfile.endpoints` in order.
 
-    The ipc endpoint (NULL mechanism, in a 0700 directory) is reachable only by this user on
-    the server's host. The tcp endpoint speaks only CURVE, which the plain ZMTP client cannot:
-    a runner on another host pays for pyzmq there (imported only then). Raises Refused when
-    the server turns us away at the handshake."""
-    endpoints = []
-    if info.get("ipc") and info.host == os.uname().nodename:
-        endpoints.append(info.get("ipc"))
-    if info.get("tcp"):
-        endpoints.append(info.get("tcp"))
+    The tcp endpoint speaks only CURVE, which the plain ZMTP client cannot: a runner on another
+    host pays for pyzmq there (imported only then). Raises Refused when the server turns us
+    away at the handshake."""
     error: Exception | None = None
-    for endpoint in endpoints:
+    for endpoint in serverfile.endpoints(info):
         try:
             if endpoint.startswith("tcp://") and info.serverkey:
                 from spraycc.curvelink import CurveDealer
@@ -585,7 +575,7 @@ def main(args: list[str]) -> int:
 
 def _main(opts: Options, argv: list[str]) -> int:
     cwd = os.getcwd()
-    info = locate(cwd)
+    info = serverfile.nearest(cwd)
     placement = place(argv, opts, cwd, server_rules(info), check_stdin=True)
     decision = placement.decision
     if opts.verbose or (opts.force == "remote" and not decision.remote):

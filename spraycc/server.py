@@ -187,7 +187,7 @@ class Server:
         log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
                  os.getpid(), os.uname().nodename)
         outer = serverwatch.enclosing_server(str(self.workspace))
-        if outer is not None and _alive(outer):
+        if outer is not None and serverfile.alive(outer):
             log.warning("a server (pid %d on %s) serves the enclosing workspace %s: runners "
                         "below %s use this one instead (the nearest %s wins)", outer.pid,
                         outer.host, os.path.dirname(outer.path), self.workspace, serverfile.NAME)
@@ -288,7 +288,7 @@ class Server:
             try:
                 serverfile.create(self.server_file, fields)
                 self.wrote_file = True
-                self.file_watch = serverwatch.FileWatch(self.server_file, fields, _alive)
+                self.file_watch = serverwatch.FileWatch(self.server_file, fields, serverfile.alive)
                 return
             except FileExistsError:
                 self.check_existing()
@@ -304,7 +304,7 @@ class Server:
             info = serverfile.read(self.server_file)
         except (OSError, ValueError):
             info = None
-        if info is not None and _alive(info):
+        if info is not None and serverfile.alive(info):
             raise ServerExists(
                 f"a server (pid {info.pid} on {info.host}) already serves {self.workspace}; "
                 "stop it with `spraycc stop`"
@@ -620,18 +620,6 @@ class _SupplyHooks(Hooks):
 
     def snapshot_extra(self) -> dict[str, Any]:
         return self.server.status_extra()
-
-
-def _alive(info: serverfile.ServerInfo) -> bool:
-    if info.host == os.uname().nodename:
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return True  # another host: we cannot tell, so do not steal the workspace
 
 
 def _duration(seconds: float) -> str:

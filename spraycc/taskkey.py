@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import os
 
+from spraycc import TEMP_DIR  # the executor's private temp dir in a remote argv
+
 # gcc precedence: -M/-MM imply -E, which overrides -S, which overrides -c.
 MODES = ("-M", "-MM", "-E", "-S", "-c")
 DEPENDENCY_MODES = ("-M", "-MM")
 MAX_KEY_CHARS = 160
-TMP = "\x00"  # classify.TMP: the executor's private temp dir in a remote argv
 
 
 def mode_of(argv: list[str]) -> str:
@@ -70,7 +71,7 @@ def task_key(workspace: str, cwd: str, compiler: str, target: str | None, mode: 
 def _portable(arg: str, root: str) -> str:
     if root != "/":
         arg = arg.replace(root, "$WS")
-    return arg.replace(TMP, "$TMP")
+    return arg.replace(TEMP_DIR, "$TMP")
 
 
 def shorten(key: str) -> str:

@@ -320,7 +320,7 @@ def stop(
 
 def init_paths_and_files(scheduler: str | None, config_path: Path | None,
                          masquerade: Path | None) -> None:
-    """Issue 8's part of `spraycc init`: print the paths in use, write a starter config,
+    """The configuration part of `spraycc init`: print the paths in use, write a starter config,
     make a masquerade directory."""
     from spraycc import userinit
 
@@ -329,7 +329,7 @@ def init_paths_and_files(scheduler: str | None, config_path: Path | None,
 
 
 def init_key_and_limits() -> None:
-    """Issue 6's part of `spraycc init`: the user key (created exclusively, mode 0600; an
+    """The security part of `spraycc init`: the user key (created exclusively, mode 0600; an
     exposed one is refused with the fix) and the soft file-descriptor limit."""
     import resource
 

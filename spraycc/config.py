@@ -1,4 +1,4 @@
-"""Configuration: the keys, their defaults, and the TOML lookup order of SPEC §4.
+"""Configuration: the keys, their defaults, and the TOML lookup order (docs/usage.md).
 
 Lookup order: `$SPRAYCC_CONFIG`, `./.spraycc` in the workspace, `~/.spraycc`, then the
 platformdirs user config dir (`spraycc.toml`). The first file found is the only one read.
@@ -87,7 +87,7 @@ class Config:
 
 
 def candidates(workspace: Path) -> list[Path]:
-    """Config files in lookup order (SPEC §4)."""
+    """Config files in lookup order (docs/usage.md, Set-up)."""
     paths: list[Path] = []
     env = os.environ.get("SPRAYCC_CONFIG")
     if env:

@@ -1,4 +1,4 @@
-"""`.spraycc_server`: how runners find the server of their workspace (SPEC §5.1).
+"""`.spraycc_server`: how runners find the server of their workspace (docs/usage.md).
 
 The file is plain `key=value` lines so the runner reads it without json or toml. It is written
 atomically and exclusively: contents go to a private temp file which is then hard-linked to the

@@ -1,4 +1,4 @@
-"""The history key of a task (SPEC §5.3, §8): the one definition of how a step is named.
+"""The history key of a task (docs/history.md): the one definition of how a step is named.
 
 Role: a runner-path leaf. The runner computes the key of every remote step it submits (so it
 must stay cheap: builtins only, no re, no hashlib); the server, `spraycc history` and the

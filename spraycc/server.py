@@ -456,8 +456,8 @@ class Server:
                 expected = typical
             else:
                 known += 1
-            if task.executor is not None:
-                expected = max(0.0, expected - (now - task.started))
+            if task.current is not None:
+                expected = max(0.0, expected - (now - task.current.started))
             work += expected
             longest = max(longest, expected)
         total = len(broker.tasks)

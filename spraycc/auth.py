@@ -97,7 +97,8 @@ class FloodFilter(logging.Filter):
 _FLOOD_FILTER = FloodFilter()
 
 
-def limit_refusal_logs(loggers: tuple[str, ...] = ("spraycc.auth", "spraycc.broker")) -> None:
+def limit_refusal_logs(
+        loggers: tuple[str, ...] = ("spraycc.auth", "spraycc.broker")) -> None:
     """Attach the shared FloodFilter to the loggers that report refusals (idempotent)."""
     for name in loggers:
         target = logging.getLogger(name)

@@ -39,9 +39,9 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
 - At a terminal the runner adds `Decision.tty_flag` (-fdiagnostics-color=always) so the
   remote compiler colours its diagnostics like a local one; see `Decision`.
 
-Modules: spraycc.flags (the tables, pure data), spraycc.compilers (which compiler argv runs,
-through PATH, symlinks and ccache), spraycc.cmdline (response files and the walk over the
-arguments), and this one (the decision and the plan of outputs and argument rewrites).
+Modules: spraycc.flags (the tables, pure data), spraycc.compilers (which compiler argv
+runs, through PATH, symlinks and ccache), spraycc.cmdline (response files and the walk over
+the arguments), and this one (the decision and the plan of outputs and argument rewrites).
 
 Runner-path module (imported once per compile): imports only `os`, `stat` and the three
 modules above, which import nothing but `os`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What CURVE encryption (issue 6) costs, against NULL baselines taken in the same run.
+"""What CURVE encryption (docs/security.md) costs, against NULL baselines taken in the same run.
 
     .venv/bin/python bench/curve_cost.py [--runs N] [--builds N] [--mb 100]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Longest-first scheduling from history (issue 7): a first build without history, a second
+"""Longest-first scheduling from history (docs/history.md): a first build without history, a second
 with it, against the LPT lower bound.
 
     .venv/bin/python bench/lpt.py [--tasks 200] [--median 0.4] [--long 4] [--executors 8]

@@ -17,7 +17,7 @@ thread count. Not wait4's ru_maxrss: Linux carries the high-water mark of the ad
 process had *before* exec into it, and a forked or posix_spawn()ed child starts in its
 parent's, so ru_maxrss would report this benchmark's own ~14 MB (a /bin/true spawned by a
 process holding 100 MB reports 110 MB), not the runner's.
-Targets (issue 3, idle machine): overhead <= 15 ms, RSS <= 12 MB, USS <= 4 MB, 1 thread.
+Targets (idle machine; docs/usage.md): overhead <= 15 ms, RSS <= 12 MB, USS <= 4 MB, 1 thread.
 """
 
 from __future__ import annotations

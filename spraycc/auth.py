@@ -31,6 +31,9 @@ import zmq
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
+from spraycc import keys, transport
+from spraycc.errors import Refused
+
 log = logging.getLogger(__name__)
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by RFC 27
@@ -48,7 +51,7 @@ CLIENT_EVENTS = (
     | zmq.EVENT_DISCONNECTED
 )
 
-_PROTOCOL_ERRORS = {
+_PROTOCOL_ERRORS: dict[int, str] = {
     zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "security mechanism mismatch (CURVE vs NULL)",
     zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "cryptographic failure (wrong server key?)",
     zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "key exchange failed",
@@ -95,7 +98,8 @@ class FloodFilter(logging.Filter):
 _FLOOD_FILTER = FloodFilter()
 
 
-def limit_refusal_logs(loggers: tuple[str, ...] = ("spraycc.auth", "spraycc.broker")) -> None:
+def limit_refusal_logs(
+        loggers: tuple[str, ...] = ("spraycc.auth", "spraycc.broker")) -> None:
     """Attach the shared FloodFilter to the loggers that report refusals (idempotent)."""
     for name in loggers:
         target = logging.getLogger(name)
@@ -206,17 +210,44 @@ class FailureWatch:
 
 # ------------------------------------------------------------------------------ client side
 
-def client_monitor(sock: zmq.Socket) -> zmq.Socket:
-    """A monitor of a client socket, reporting handshake outcomes and disconnections. Create it
-    before `connect`, so no event is missed."""
-    mon = sock.get_monitor_socket(CLIENT_EVENTS)
-    mon.setsockopt(zmq.LINGER, 0)
-    return mon
+class CurveClient:
+    """A CURVE DEALER and the monitor that tells how its handshake went: the one client-side
+    watcher of refused handshakes (executor, status client, remote runner).
+
+    The monitor is made before connecting (`transport.curve_dealer`), so no event is missed.
+    The owner polls ``monitor`` with its own loop and calls `check` when it is readable."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str, *, serverkey: bytes,
+                 keypair: keys.KeyPair, events: int = 0) -> None:
+        self.sock, self.monitor = transport.curve_dealer(
+            ctx, endpoint, serverkey=serverkey, public=keypair.public, secret=keypair.secret,
+            events=CLIENT_EVENTS | events)
+        self.connected = False  # a TCP connection was made (EVENT_CONNECTED, when asked for)
+        self.ready = False  # the handshake succeeded
+        self.lost = False  # disconnected after a successful handshake
+
+    def check(self) -> None:
+        """Read the waiting monitor events, in order. Raises Refused with the reason when the
+        server will not have us (retrying could never succeed)."""
+        for event, value in read_events(self.monitor):
+            if event in (zmq.EVENT_CONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED):
+                self.connected = True
+            reason = failure_reason(event, value)
+            if reason is not None:
+                raise Refused(reason)
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.ready = True
+            elif event == zmq.EVENT_DISCONNECTED and self.ready:
+                self.lost = True
+
+    def close(self, linger: int = 0) -> None:
+        self.monitor.close(linger=0)
+        self.sock.close(linger=linger)
 
 
 def read_events(mon: zmq.Socket) -> list[tuple[int, int]]:
     """The (event, value) pairs waiting on a monitor socket, without blocking."""
-    out = []
+    out: list[tuple[int, int]] = []
     while True:
         try:
             frames = mon.recv_multipart(zmq.NOBLOCK)

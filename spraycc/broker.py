@@ -19,15 +19,23 @@ from typing import Any
 
 from spraycc import protocol as p
 from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
+from spraycc.straggler import Stragglers
 from spraycc.taskkey import printable
 from spraycc.taskqueue import TaskQueue
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes, Sequence[Any]], None]
-# A second copy replaces the first only while the runner still holds back all the output the
-# first one sent (runner.BUFFER_LIMIT is 8 MB; stay well below it).
-COPY_SWITCH_LIMIT = 1 << 20
+
+
+@dataclass
+class Attempt:
+    """One run of a task: on which executor, under which attempt number, since when."""
+
+    executor: bytes
+    number: int
+    started: float
+    held: list[list[Any]] = field(default_factory=list)  # a copy's OUTPUT, kept until it wins
 
 
 @dataclass
@@ -39,18 +47,20 @@ class TaskState:
     flags: int
     body: Any  # the opaque body frame, relayed to each executor that runs the task
     submitted: float
+    # The attempt number the runner follows: the current run's, or the next one's while queued.
     attempt: int = 1
-    executor: bytes | None = None
-    started: float = 0.0
+    current: Attempt | None = None  # the run relayed to the runner; None while queued
+    copy: Attempt | None = None  # a second copy of a straggler (see `straggler`)
+    copied: bool = False  # a second copy was started once: never again
     expected: float | None = None  # recorded duration (history), for straggler insurance
     issued: int = 1  # highest attempt number handed out: every copy has its own
     lost: int = 0  # attempts lost with their executor
     out_bytes: int = 0  # stdout/stderr bytes relayed to the runner from the current attempt
-    dup: bytes | None = None  # executor running a second copy (straggler insurance)
-    dup_attempt: int = 0
-    dup_started: float = 0.0
-    dup_held: list[list[Any]] = field(default_factory=list)  # its OUTPUT, kept until it wins
-    duplicated: bool = False  # a second copy was started once: never again
+
+    @property
+    def executor(self) -> bytes | None:
+        """The executor of the current attempt, if the task is running."""
+        return self.current.executor if self.current is not None else None
 
 
 @dataclass
@@ -120,7 +130,7 @@ class Hooks:
         return {}
 
 
-class Broker:
+class Broker(Stragglers):
     def __init__(
         self,
         send: Send,
@@ -219,11 +229,11 @@ class Broker:
         self._send(peer, p.Refuse(reason))
 
     def _on_hello(self, peer: bytes, msg: p.Message, rest: Sequence[Any], now: float) -> None:
-        if msg.CMD not in p.HELLOS:
+        if not isinstance(msg, p.HELLO_RECORDS):
             self.counters.dropped += 1
             log.debug("dropped %s from unknown peer %s", type(msg).__name__, peer.hex())
             return
-        if msg.code != self.code:  # type: ignore[attr-defined]
+        if msg.code != self.code:
             self._refuse_unknown(peer, "wrong access code (is this the right server?)")
             return
         if isinstance(msg, p.Ready):
@@ -265,8 +275,9 @@ class Broker:
     ) -> None:
         if isinstance(msg, p.Credit):
             task = self.tasks.get(rn.task or 0)
-            if task and task.executor and task.id == msg.task and task.attempt == msg.attempt:
-                self._send_executor(task.executor, [header])
+            run = task.current if task else None
+            if run is not None and task and task.id == msg.task and run.number == msg.attempt:
+                self._send_executor(run.executor, [header])
         elif isinstance(msg, p.Cancel):
             self.on_cancel(rn)
         elif isinstance(msg, p.Done):
@@ -302,7 +313,7 @@ class Broker:
             if copy is not None:
                 self._on_copy_output(copy, isinstance(msg, p.File), [header, *rest])
             return
-        if isinstance(msg, p.File) and task.dup is not None:
+        if isinstance(msg, p.File) and task.copy is not None:
             self._drop_copy(task, cancel=True)  # this copy's step exited first: it wins
         self._relay(task, [header, *rest], isinstance(msg, p.Output))
 
@@ -322,10 +333,11 @@ class Broker:
         cancelled = self._cancelled_on.pop(ex.peer, None)
         task = self._current(ex, msg.task, msg.attempt)
         if ex.task is not None and (task is not None or cancelled == msg.task):
-            ex.busy_seconds += now - (task.started if task else ex.idle_since)
+            ex.busy_seconds += now - (task.current.started if task and task.current
+                                      else ex.idle_since)
             ex.tasks_done += 1
             self._make_idle(ex, now)
-        if task is not None and task.dup is not None:
+        if task is not None and task.copy is not None:
             if msg.error:  # this copy could not run: the other one carries on
                 self._switch_to_copy(task, f"could not run on {msg.host}: {msg.error}",
                                      cancel_first=False)
@@ -352,7 +364,8 @@ class Broker:
     def _current(self, ex: ExecutorState, task_id: int, attempt: int) -> TaskState | None:
         """The task `ex` is running if the message is about it; None for late or stray ones."""
         task = self.tasks.get(task_id)
-        if task is None or ex.task != task_id or task.attempt != attempt:
+        if (task is None or ex.task != task_id or task.current is None
+                or task.current.executor != ex.peer or task.current.number != attempt):
             return None
         return task
 
@@ -364,16 +377,16 @@ class Broker:
         self._cancelled_on.pop(ex.peer, None)
         self.hooks.executor_gone(ex.launch)
         task = self.tasks.get(ex.task) if ex.task is not None else None
-        if task is not None and task.dup == ex.peer:
+        if task is not None and task.copy is not None and task.copy.executor == ex.peer:
             self._drop_copy(task, cancel=False)
         elif task is not None and task.executor == ex.peer:
-            if task.dup is not None:  # a second copy is running: it carries on alone
+            if task.copy is not None:  # a second copy is running: it carries on alone
                 self._switch_to_copy(task, reason, cancel_first=False)
             else:
                 self._requeue(task, reason)
 
     def _requeue(self, task: TaskState, reason: str) -> None:
-        task.executor = None
+        task.current = None
         task.lost += 1
         if task.lost >= self.max_attempts:
             del self.tasks[task.id]
@@ -419,15 +432,14 @@ class Broker:
             peer, _ = self.idle.popitem(last=False)
             ex = self.executors[peer]
             ex.task = task.id
-            task.executor = peer
-            task.started = self.clock()
+            task.current = Attempt(peer, task.attempt, self.clock())
             log.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
                       task.attempt, ex.launch, ex.host)
             try:
                 self.send(peer, [p.encode(p.Task(task.id, task.attempt)), task.body])
             except PeerGone:
                 ex.task = None
-                task.executor = None
+                task.current = None
                 self.queue.push(task.id, task.key, bool(task.flags & p.FLAG_DEPENDENCY),
                                 requeue=True)
                 self.drop_executor(ex, "executor vanished")
@@ -519,10 +531,10 @@ class Broker:
         if task is None:
             return
         self.queue.discard(task.id)
-        if task.executor is not None:
-            self._cancelled_on[task.executor] = task.id
-            self._send_executor(task.executor, [p.encode(p.Cancel(task.id))])
-        if task.dup is not None:
+        if task.current is not None:
+            self._cancelled_on[task.current.executor] = task.id
+            self._send_executor(task.current.executor, [p.encode(p.Cancel(task.id))])
+        if task.copy is not None:
             self._drop_copy(task, cancel=True)
         if gone:
             self.counters.cancelled += 1
@@ -540,116 +552,6 @@ class Broker:
                 if rn.peer in self.runners:  # else the send found it gone: counted cancelled
                     self.counters.fallback += 1
             self._forget_runner(rn.peer, gone=False)
-
-    # ------------------------------------------------------------- straggler insurance
-    # With executors idle and nothing queued, a task that has run well past its recorded
-    # duration gets a second copy (attempt numbers differ). Only one attempt at a time is
-    # relayed to the runner. The copy's OUTPUT is kept here (bounded: the executor sends at
-    # most its credit window unacknowledged) until the race is decided by the first sign
-    # that a copy's step has exited: its first FILE or its RESULT. If the first copy exits
-    # first, the second is cancelled and its messages dropped. If the second exits first,
-    # the runner gets RETRY with the second attempt (it discards what it had of the first,
-    # which it holds back for exactly this: only retry-safe tasks are copied), then the kept
-    # messages, and the first copy is cancelled.
-
-    def start_copies(self, now: float) -> None:
-        if not self.straggler_factor or not self.idle or len(self.queue) or self.stopping:
-            return
-        for task in sorted(self.tasks.values(), key=lambda t: t.started):
-            if not self.idle:
-                return
-            if (task.executor is None or task.duplicated or task.expected is None
-                    or not task.flags & p.FLAG_RETRY_SAFE):
-                continue
-            due = max(self.straggler_factor * task.expected,
-                      task.expected + self.straggler_min_seconds)
-            if now - task.started >= due:
-                self._start_copy(task, now)
-
-    def _start_copy(self, task: TaskState, now: float) -> None:
-        first = self.executors.get(task.executor) if task.executor is not None else None
-        host = first.host if first is not None else ""
-        # Another host if one is idle: the slowness may be the host's.
-        peer = next((e for e in self.idle if self.executors[e].host != host), None)
-        if peer is None:
-            peer = next(iter(self.idle))
-        del self.idle[peer]
-        ex = self.executors[peer]
-        ex.task = task.id
-        task.issued += 1
-        task.dup, task.dup_attempt, task.dup_started = peer, task.issued, now
-        task.dup_held = []
-        task.duplicated = True
-        self.counters.duplicated += 1
-        log.info("task %d (%s) has run %.1f s, %.1f s expected: second copy on %s", task.id,
-                 task.name, now - task.started, task.expected or 0.0, ex.host)
-        try:
-            self.send(peer, [p.encode(p.Task(task.id, task.dup_attempt)), task.body])
-        except PeerGone:
-            ex.task = None
-            task.dup = None
-            self.drop_executor(ex, "executor vanished")
-
-    def _copy_of(self, ex: ExecutorState, task_id: int, attempt: int) -> TaskState | None:
-        """The task whose second copy `ex` runs, if the message is about that copy."""
-        task = self.tasks.get(task_id)
-        if (task is None or task.dup != ex.peer or task.dup_attempt != attempt
-                or ex.task != task_id):
-            return None
-        return task
-
-    def _can_switch(self, task: TaskState) -> bool:
-        # The runner holds back stdout/stderr (up to runner.BUFFER_LIMIT, 8 MB) so a retry can
-        # discard it; past that it has written some and a switch would fail the step.
-        return task.out_bytes <= COPY_SWITCH_LIMIT
-
-    def _on_copy_output(self, task: TaskState, is_file: bool, frames: list[Any]) -> None:
-        if not is_file:
-            task.dup_held.append(frames)
-        elif self._can_switch(task):
-            self._switch_to_copy(task, "a second copy of a slow task finished first")
-            if task.id in self.tasks:
-                self._relay(task, frames, False)
-        else:
-            self._drop_copy(task, cancel=True)
-
-    def _copy_result(self, task: TaskState, ex: ExecutorState, msg: p.Result,
-                     now: float) -> bool:
-        """The second copy's RESULT came before any FILE of it. True: it is now the task's
-        attempt (on_result goes on as for any result); False: it was dropped, `ex` is idle."""
-        if not msg.error and self._can_switch(task):
-            self._switch_to_copy(task, "a second copy of a slow task finished first")
-            return True
-        ex.busy_seconds += now - task.dup_started
-        ex.tasks_done += 1
-        self._drop_copy(task, cancel=False)
-        self._make_idle(ex, now)
-        return False
-
-    def _switch_to_copy(self, task: TaskState, reason: str, *, cancel_first: bool = True) -> None:
-        """Make the second copy the task's attempt: RETRY to the runner, then its kept
-        messages; the first copy is cancelled."""
-        first = task.executor
-        task.executor, task.attempt, task.started = task.dup, task.dup_attempt, task.dup_started
-        held, task.dup, task.dup_held, task.out_bytes = task.dup_held, None, [], 0
-        self.counters.duplicate_won += 1
-        log.info("task %d (%s): switching to attempt %d: %s", task.id, task.name, task.attempt,
-                 reason)
-        if cancel_first and first is not None and first in self.executors:
-            self._cancelled_on[first] = task.id
-            self._send_executor(first, [p.encode(p.Cancel(task.id))])
-        self._send(task.runner, p.Retry(task.id, task.attempt, reason))
-        for frames in held:
-            if task.id not in self.tasks:  # the runner is gone
-                return
-            self._relay(task, frames, True)
-
-    def _drop_copy(self, task: TaskState, *, cancel: bool) -> None:
-        """Forget the second copy; `cancel` tells its executor to stop it."""
-        peer, task.dup, task.dup_held = task.dup, None, []
-        if cancel and peer is not None and peer in self.executors:
-            self._cancelled_on[peer] = task.id
-            self._send_executor(peer, [p.encode(p.Cancel(task.id))])
 
     # ----------------------------------------------------------------------------- time
 
@@ -761,8 +663,8 @@ class Broker:
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()
         running = sorted(
-            (t for t in self.tasks.values() if t.executor is not None), key=lambda t: t.started
-        )
+            ((t.current, t) for t in self.tasks.values() if t.current is not None),
+            key=lambda pair: pair[0].started)
         c = self.counters
         held, busy = self.slot_seconds(now)
         snap = {
@@ -792,9 +694,9 @@ class Broker:
             "executor_seconds": held,
             "busy_seconds": busy,
             "longest_running": [
-                {"name": printable(t.name), "host": self.executors[t.executor].host
-                 if t.executor in self.executors else "?", "elapsed": now - t.started}
-                for t in running[:10]
+                {"name": printable(t.name), "host": self.executors[run.executor].host
+                 if run.executor in self.executors else "?", "elapsed": now - run.started}
+                for run, t in running[:10]
             ],
             "slowest": [{"name": printable(name), "host": host, "elapsed": seconds}
                         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
@@ -810,8 +712,8 @@ class Broker:
             held += now - ex.connected
             busy += ex.busy_seconds
             task = self.tasks.get(ex.task) if ex.task is not None else None
-            if task is not None and task.executor == ex.peer:
-                busy += now - task.started
+            if task is not None and task.current is not None and task.executor == ex.peer:
+                busy += now - task.current.started
         return held, busy
 
     def snapshot_frame(self) -> bytes:

@@ -45,9 +45,9 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
 - At a terminal the runner adds `Decision.tty_flag` (-fdiagnostics-color=always) so the
   remote compiler colours its diagnostics like a local one; see `Decision`.
 
-Modules: spraycc.flags (the tables, pure data), spraycc.compilers (which compiler argv runs,
-through PATH, symlinks and ccache), spraycc.cmdline (response files and the walk over the
-arguments), and this one (the decision and the plan of outputs and argument rewrites).
+Modules: spraycc.flags (the tables, pure data), spraycc.compilers (which compiler argv
+runs, through PATH, symlinks and ccache), spraycc.cmdline (response files and the walk over
+the arguments), and this one (the decision and the plan of outputs and argument rewrites).
 
 Runner-path module (imported once per compile): imports only `os`, `stat` and the three
 modules above, which import nothing but `os`.
@@ -58,6 +58,7 @@ from __future__ import annotations
 import os
 import stat
 
+from spraycc import TEMP_DIR as TMP
 from spraycc import flags
 from spraycc.cmdline import Parsed, expand, parse, split_response_file
 from spraycc.compilers import compiler_family, driver_version, find_driver
@@ -72,8 +73,6 @@ __all__ = [
     "split_response_file",
 ]
 
-TMP = "\x00"
-"""Stands for the executor's private temp dir in remote argv/env values (argv has no NUL)."""
 SIDE_DEPS = "in/deps.d"
 """Where the dependency file asked for on the side goes, under TMP (see Decision.deps)."""
 
@@ -480,8 +479,8 @@ class _Plan:
             self.local(f"cannot derive output names from {src!r}")
             return
         if lang in flags.HEADERS and mode != "E":  # local (see run); listed for `spraycc explain`
-            out = cmd.out[1] if cmd.out is not None else src + ".gch"
-            self.add(out, "0/" + os.path.basename(out), "delete", False)
+            pch = cmd.out[1] if cmd.out is not None else src + ".gch"
+            self.add(pch, "0/" + os.path.basename(pch), "delete", False)
             return
         stem = _strip_ext(base)
         cc1 = lang not in (flags.ASM, flags.ASM_CPP)  # runs the compiler proper
@@ -513,13 +512,14 @@ class _Plan:
                 self.local("-o - together with files named after the output")
             self.what += " to stdout"
             return
-        if out is not None:
+        if cmd.out is not None:
+            out_token, out = cmd.out
             odir, obase = _split_dir(out)
             if obase in ("", ".", ".."):
                 self.local(f"-o {out} names a directory")
                 return
-            separate = self.toks[cmd.out[0]] in ("-o", "--output")
-            if not self.set_token(cmd.out[0], ["-o", f"{TMP}/0/{obase}"], separate):
+            separate = self.toks[out_token] in ("-o", "--output")
+            if not self.set_token(out_token, ["-o", f"{TMP}/0/{obase}"], separate):
                 return
             aux_dir, aux_stem = odir, _strip_ext(obase)
         elif mode == "E" or link_names:
@@ -530,7 +530,7 @@ class _Plan:
             out = obase
             self.append += ["-o", f"{TMP}/0/{obase}"]
             aux_dir, aux_stem = "", stem
-        if obase and not (cmd.syntax_only and mode != "E"):
+        if obase and out is not None and not (cmd.syntax_only and mode != "E"):
             # Rewritten in place (keeps its mode): gcc's cc1/cpp outputs, both compilers' deps.
             # Created afresh: objects (as unlinks first), clang's .s/.i (temp file + rename).
             keep_mode = (gcc and mode != "c") or cmd.dep_m

@@ -284,9 +284,9 @@ def _deps_here(decision: Any, cwd: str, deps: str) -> list[str] | None:
 def explain_rules(cwd: str) -> tuple[list, str | None]:
     """The placement rules runners here would apply: the running server's (from its file),
     else those of the config a server started here would read."""
-    from spraycc import config, rules, runner
+    from spraycc import config, rules, runner, serverfile
 
-    info = runner.locate(cwd)
+    info = serverfile.nearest(cwd)
     if info is not None:
         return runner.server_rules(info), info.path
     cfg = config.load(Path(cwd))
@@ -402,7 +402,7 @@ def stop(
 
 def init_paths_and_files(scheduler: str | None, config_path: Path | None,
                          masquerade: Path | None) -> None:
-    """Issue 8's part of `spraycc init`: print the paths in use, write a starter config,
+    """The configuration part of `spraycc init`: print the paths in use, write a starter config,
     make a masquerade directory."""
     from spraycc import userinit
 
@@ -411,7 +411,7 @@ def init_paths_and_files(scheduler: str | None, config_path: Path | None,
 
 
 def init_key_and_limits() -> None:
-    """Issue 6's part of `spraycc init`: the user key (created exclusively, mode 0600; an
+    """The security part of `spraycc init`: the user key (created exclusively, mode 0600; an
     exposed one is refused with the fix) and the soft file-descriptor limit."""
     import resource
 
@@ -516,7 +516,7 @@ def main() -> None:
     try:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # typer versions that use click itself
-        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,import-not-found]
     try:
         code = app(prog_name="spraycc", standalone_mode=False)
     except NoArgsIsHelpError as exc:

@@ -7,7 +7,7 @@ built by `exec_words`, shell-inert so that wrappers may re-join them. With no st
 
 A Pool is one start command; a Launch is one submitted executor, from submission until it
 connects (READY names its launch id) and later leaves. The Supply ramps the pools to the work
-the broker reports (SPEC §7):
+the broker reports (docs/cluster.md):
 
 * covered = executors connected + pending; never more than there are tasks (queued + running),
   never more than `limit` (max_count or --cpus) over the cluster pools;

@@ -1,4 +1,4 @@
-"""Configuration: the keys, their defaults, and the TOML lookup order of SPEC §4.
+"""Configuration: the keys, their defaults, and the TOML lookup order (docs/usage.md).
 
 Lookup order: `$SPRAYCC_CONFIG`, `./.spraycc` in the workspace, `~/.spraycc`, then the
 platformdirs user config dir (`spraycc.toml`). The first file found is the only one read.
@@ -92,7 +92,7 @@ class Config:
 
 
 def candidates(workspace: Path) -> list[Path]:
-    """Config files in lookup order (SPEC §4)."""
+    """Config files in lookup order (docs/usage.md, Set-up)."""
     paths: list[Path] = []
     env = os.environ.get("SPRAYCC_CONFIG")
     if env:
@@ -144,13 +144,14 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         if key.allowed and value not in key.allowed:
             allowed = ", ".join(repr(a) for a in key.allowed)
             raise ConfigError(f"{where}: key '{name}' must be one of {allowed}, not {value!r}")
-        if key.minimum is not None and not isinstance(value, str) and value < key.minimum:
+        if (key.minimum is not None and isinstance(value, (int, float))
+                and value < key.minimum):
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
         if name == "readonly_dirs" and not all(
                 isinstance(d, str) and d.startswith("/") and ":" not in d for d in value):
             raise ConfigError(f"{where}: key 'readonly_dirs' must be a list of absolute "
                               f"directory paths without ':', not {value!r}")
-        if name in APPENDED and value and not inert(value):
+        if name in APPENDED and isinstance(value, str) and value and not inert(value):
             # never quoted into the line: a wrapper or `qsub -b y` would re-parse the quotes
             raise ConfigError(f"{where}: key '{name}' may hold only {INERT_SHOWN} (it is "
                               "appended to the start command, which shells re-parse)")

@@ -19,8 +19,6 @@ import time
 import zmq
 
 from spraycc import auth, keys
-from spraycc.errors import Refused
-from spraycc.transport import curve_dealer
 from spraycc.zmtp import ZmtpClosed, ZmtpError
 
 
@@ -38,13 +36,12 @@ class CurveDealer:
                 raise ZmtpError(str(exc)) from None
         self.endpoint = endpoint
         self.ctx = zmq.Context()
-        self.sock, self.monitor = curve_dealer(
-            self.ctx, endpoint, serverkey=serverkey.encode(), public=keypair.public,
-            secret=keypair.secret, events=auth.CLIENT_EVENTS)
+        self.curve = auth.CurveClient(self.ctx, endpoint, serverkey=serverkey.encode(),
+                                      keypair=keypair)
+        self.sock, self.monitor = self.curve.sock, self.curve.monitor
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)
         self.poller.register(self.monitor, zmq.POLLIN)
-        self.ready = False
         try:
             self._handshake(time.monotonic() + timeout, timeout)
         except BaseException:
@@ -52,22 +49,17 @@ class CurveDealer:
             raise
 
     def _handshake(self, deadline: float, timeout: float) -> None:
-        while not self.ready:
+        while not self.curve.ready:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.monitor.poll(left * 1000):
+            if left <= 0 or not self.monitor.poll(int(left * 1000)):
                 raise ZmtpError(f"no CURVE handshake with {self.endpoint} within {timeout:g} s")
             self._on_events()
 
     def _on_events(self) -> None:
-        for event, value in auth.read_events(self.monitor):
-            reason = auth.failure_reason(event, value)
-            if reason is not None:
-                raise Refused(reason)
-            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.ready = True
-            elif event == zmq.EVENT_DISCONNECTED and self.ready:
-                # libzmq would reconnect, but the server forgot us (and our task) already.
-                raise ZmtpClosed(f"{self.endpoint} closed the connection")
+        self.curve.check()  # Refused when the server will not have us
+        if self.curve.lost:
+            # libzmq would reconnect, but the server forgot us (and our task) already.
+            raise ZmtpClosed(f"{self.endpoint} closed the connection")
 
     def send(self, frames: list[bytes] | tuple[bytes, ...], *,
              timeout: float | None = None) -> None:
@@ -82,7 +74,7 @@ class CurveDealer:
             except zmq.Again:
                 pass
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            events = dict(self.poller.poll(None if left is None else left * 1000))
+            events = dict(self.poller.poll(None if left is None else int(left * 1000)))
             if self.monitor in events:
                 self._on_events()
             if not events and left is not None:
@@ -95,6 +87,5 @@ class CurveDealer:
     def close(self) -> None:
         if self.ctx.closed:
             return
-        self.monitor.close(linger=0)
-        self.sock.close(linger=0)
+        self.curve.close()
         self.ctx.term()

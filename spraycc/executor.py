@@ -6,6 +6,10 @@ after it exits, each declared output is read from the executor's private temp di
 chunks. Every OUTPUT/FILE message spends one unit of the runner's credit; with no credit left
 the executor stops reading the pipes (the step then blocks on a full pipe: natural back
 pressure) and stops sending file chunks until a CREDIT arrives.
+
+The executor logic talks to the server through a `Link` (send, non-blocking recv, the sockets to
+poll) and reads time from a `clock`, like the broker: `ServerLink` is the real ZeroMQ DEALER,
+and tests hand in another link and clock to drive a task's lifecycle without a server.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import zmq
 from zmq.utils import z85
 
-from spraycc import auth, inputs, keys
+from spraycc import TEMP_DIR, auth, inputs, keys
 from spraycc import protocol as p
-from spraycc.errors import ProtocolError, SprayError, VersionMismatch
+from spraycc.errors import ProtocolError, Refused, SprayError, VersionMismatch
 from spraycc.minipack import packb
 from spraycc.taskkey import printable
-from spraycc.transport import curve_dealer, dealer
+from spraycc.transport import dealer
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,21 @@ PROBE_TIMEOUT = 2.0  # the one plain TCP connect that names the cause when givin
 # A user key missing on this host may be a shared filesystem that has not caught up yet with a
 # key the first server start just created: it is read again for this long before giving up.
 KEY_WAIT = 60.0
+_TEMP_DIR = os.fsencode(TEMP_DIR)
 
 
 class Step:
-    """One task being run: the child process, its pipes and what remains to be sent."""
+    """One task being run: the child process, its pipes and what remains to be sent.
 
-    def __init__(self, task: int, attempt: int, body: p.Body, workdir: str) -> None:
+    `state` says how it is going: RUNNING, CANCELLED (a CANCEL came: nobody reads its output,
+    so RESULT is sent as soon as it exits) or TIMED_OUT (past the body's time limit: killed like
+    a cancelled step, but its output is still relayed, then a note and status 124)."""
+
+    RUNNING = "running"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+
+    def __init__(self, task: int, attempt: int, body: p.Body, workdir: str, now: float) -> None:
         self.task = task
         self.attempt = attempt
         self.body = body
@@ -54,16 +68,74 @@ class Step:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pidfd = -1
         self.pipes: dict[int, int] = {}  # fd -> stream number
-        self.status: int | None = None
-        self.started = time.monotonic()
+        self.status: int | None = None  # the exit status, once the main process has exited
+        self.started = now
         self.elapsed = 0.0
         self.error = ""
-        self.cancelled = False
+        self.state = Step.RUNNING
         self.kill_at = 0.0
         self.pending: Iterator[list[bytes]] | None = None  # file messages still to send
 
+    @property
+    def cancelled(self) -> bool:
+        """Being killed, whether by CANCEL or by its time limit."""
+        return self.state != Step.RUNNING
+
     def substitute(self, value: bytes) -> bytes:
-        return value.replace(b"\x00", os.fsencode(self.workdir))
+        return value.replace(_TEMP_DIR, os.fsencode(self.workdir))
+
+
+class Link(Protocol):
+    """What the executor needs of its connection to the server."""
+
+    curve: auth.CurveClient | None  # CURVE (tcp): its handshake monitor, else None
+
+    def send(self, frames: list[bytes]) -> None: ...
+
+    def recv(self) -> list[bytes] | None:
+        """The next message if one is waiting, else None (never blocks)."""
+
+    def sockets(self) -> list[zmq.Socket]:
+        """What the poll loop watches for incoming messages."""
+
+    def close(self, linger_ms: int) -> None: ...
+
+
+class ServerLink:
+    """The real link: a ZeroMQ DEALER to the server (CURVE for tcp with a server key)."""
+
+    def __init__(self, callme: str, *, serverkey: bytes = b"",
+                 keypair: keys.KeyPair | None = None) -> None:
+        self.ctx = zmq.Context()
+        # CURVE (tcp): the server's session key plus the user's key pair. A refused handshake
+        # shows only on the monitor; it is watched by the poll loop so we exit at once.
+        self.curve: auth.CurveClient | None = None
+        if serverkey and keypair is not None:
+            self.curve = auth.CurveClient(self.ctx, callme, serverkey=serverkey,
+                                          keypair=keypair, events=zmq.EVENT_CONNECTED)
+            self.sock = self.curve.sock
+        else:
+            self.sock = dealer(self.ctx, callme)
+        self._polled = [self.sock] if self.curve is None else [self.sock, self.curve.monitor]
+
+    def send(self, frames: list[bytes]) -> None:
+        self.sock.send_multipart(frames, copy=len(frames[-1]) < 65536)
+
+    def recv(self) -> list[bytes] | None:
+        try:
+            return self.sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+
+    def sockets(self) -> list[zmq.Socket]:
+        return self._polled
+
+    def close(self, linger_ms: int) -> None:
+        if self.curve is not None:
+            self.curve.close(linger=linger_ms)
+        else:
+            self.sock.close(linger=linger_ms)
+        self.ctx.term()
 
 
 class Executor:
@@ -79,6 +151,8 @@ class Executor:
         keypair: keys.KeyPair | None = None,
         heartbeat: float = p.HEARTBEAT_INTERVAL,
         liveness: int = p.HEARTBEAT_LIVENESS,
+        link: Link | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.callme = callme
         self.code = code
@@ -87,22 +161,15 @@ class Executor:
         self.heartbeat = heartbeat
         self.expiry = heartbeat * liveness
         self.walltime = walltime
-        self.born = time.monotonic()
+        self.clock = clock
+        self.born = clock()
         self.base = tempfile.mkdtemp(prefix="spraycc-exec-", dir=tmpdir or None)
-        self.ctx = zmq.Context()
-        # CURVE (tcp): the server's session key plus the user's key pair. A refused handshake
-        # shows only on the monitor; it is watched by the poll loop so we exit at once.
-        self.monitor: zmq.Socket | None = None
-        self.reached = True  # a TCP connection to the server was made (tcp endpoints only)
-        if serverkey and keypair is not None:
-            self.sock, self.monitor = curve_dealer(
-                self.ctx, callme, serverkey=serverkey, public=keypair.public,
-                secret=keypair.secret, events=auth.CLIENT_EVENTS | zmq.EVENT_CONNECTED)
-            self.reached = False
-        else:
-            self.sock = dealer(self.ctx, callme)
+        self.link: Link = link if link is not None else ServerLink(
+            callme, serverkey=serverkey, keypair=keypair)
+        # A TCP connection to the server was made: known at once, but for CURVE (tcp).
+        self.reached = self.link.curve is None
         self.step: Step | None = None
-        self.last_heard = time.monotonic()
+        self.last_heard = clock()
         self.last_sent = 0.0
         self.exit_reason = ""
         self.exit_code = 0
@@ -131,9 +198,8 @@ class Executor:
 
     def poll_once(self) -> None:
         poller = zmq.Poller()
-        poller.register(self.sock, zmq.POLLIN)
-        if self.monitor is not None:
-            poller.register(self.monitor, zmq.POLLIN)
+        for sock in self.link.sockets():
+            poller.register(sock, zmq.POLLIN)
         step = self.step
         if step is not None:
             if step.credit > 0:
@@ -144,10 +210,11 @@ class Executor:
         timeout = self.heartbeat / 2
         if step is not None and step.cancelled:
             timeout = min(timeout, 0.05)
-        events = dict(poller.poll(timeout * 1000))
-        if self.monitor is not None and self.monitor in events:
+        events = dict(poller.poll(int(timeout * 1000)))
+        curve = self.link.curve
+        if curve is not None and curve.monitor in events:
             self.on_monitor()
-        if self.sock in events:
+        if events and any(sock in events for sock in self.link.sockets()):
             self.drain_socket()
         if step is not None and self.step is step:
             for fd in list(step.pipes):
@@ -160,11 +227,10 @@ class Executor:
 
     def drain_socket(self) -> None:
         while True:
-            try:
-                frames = self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            frames = self.link.recv()
+            if frames is None:
                 return
-            self.last_heard = time.monotonic()
+            self.last_heard = self.clock()
             try:
                 msg = p.decode(frames[0])
             except VersionMismatch as exc:
@@ -198,17 +264,19 @@ class Executor:
     def on_monitor(self) -> None:
         """A refused security handshake: leave at once, freeing the cluster slot (retrying
         could never succeed: the server has another key or does not know ours)."""
-        assert self.monitor is not None
-        for event, value in auth.read_events(self.monitor):
-            if event in (zmq.EVENT_CONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED):
-                self.reached = True
-            reason = auth.failure_reason(event, value)
-            if reason is not None and not self.exit_reason:
-                self.exit_reason = f"refused by the server: {reason}"
+        curve = self.link.curve
+        assert curve is not None
+        try:
+            curve.check()
+        except Refused as exc:
+            if not self.exit_reason:
+                self.exit_reason = f"refused by the server: {exc}"
                 self.exit_code = 1
+        if curve.connected:
+            self.reached = True
 
     def on_tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if not self.reached:
             if now - self.born > CONNECT_GIVEUP:
                 self.on_unreachable()
@@ -225,8 +293,7 @@ class Executor:
                 and step.status is None and not step.cancelled \
                 and now - step.started > step.body.timeout:
             step.error = ""
-            self.cancel(step)
-            step.timed_out = True  # type: ignore[attr-defined]
+            self.cancel(step, Step.TIMED_OUT)
         if self.step is None and self.past_walltime(now):
             self.leave("wall-time limit reached")
 
@@ -236,7 +303,7 @@ class Executor:
         reason = probe(self.callme)
         if reason is None:
             self.reached = True
-            self.last_heard = time.monotonic()
+            self.last_heard = self.clock()
             return
         self.exit_reason = f"cannot reach the server at {self.callme}: {reason}"
         self.exit_code = 1
@@ -253,8 +320,8 @@ class Executor:
         self.linger_ms = 1000  # the goodbye must reach the server before the socket closes
 
     def send(self, frames: list[bytes]) -> None:
-        self.sock.send_multipart(frames, copy=len(frames[-1]) < 65536)
-        self.last_sent = time.monotonic()
+        self.link.send(frames)
+        self.last_sent = self.clock()
 
     # ---------------------------------------------------------------------------- a task
 
@@ -262,7 +329,7 @@ class Executor:
         if self.step is not None:
             log.warning("got task %d while busy with %d; ignored", msg.task, self.step.task)
             return
-        if self.exit_reason or self.past_walltime(time.monotonic()):
+        if self.exit_reason or self.past_walltime(self.clock()):
             # Never start what the scheduler may kill mid-way: hand it back by leaving (the
             # server re-queues the task of an executor that disconnects).
             if not self.exit_reason:
@@ -275,7 +342,7 @@ class Executor:
             return
         workdir = os.path.join(self.base, f"{msg.task}-{msg.attempt}")
         os.mkdir(workdir, 0o700)
-        step = Step(msg.task, msg.attempt, body, workdir)
+        step = Step(msg.task, msg.attempt, body, workdir, self.clock())
         self.step = step
         try:
             for rel in (*body.outputs, *((body.deps,) if body.deps else ())):
@@ -305,7 +372,7 @@ class Executor:
             close_fds=True,
         )
         step.proc = proc
-        step.started = time.monotonic()
+        step.started = self.clock()
         assert proc.stdout is not None
         for stream, pipe in ((1, proc.stdout), (2, proc.stderr)):
             if pipe is not None:
@@ -336,7 +403,7 @@ class Executor:
             return
         os.close(step.pidfd)
         step.pidfd = -1
-        step.elapsed = time.monotonic() - step.started
+        step.elapsed = self.clock() - step.started
         rc = step.proc.returncode
         step.status = rc
 
@@ -344,7 +411,7 @@ class Executor:
         """Move a finished step forward: pipes drained -> send files -> RESULT."""
         if step.status is None and not step.error:
             return
-        if step.cancelled and not getattr(step, "timed_out", False):
+        if step.state == Step.CANCELLED:
             # Nobody reads a cancelled step's output (its runner is gone, or another copy won),
             # so no CREDIT may ever come: acknowledge with RESULT now instead of waiting.
             self.finish(step)
@@ -406,7 +473,7 @@ class Executor:
     def finish(self, step: Step) -> None:
         status = step.status if step.status is not None else 1
         error = step.error
-        if getattr(step, "timed_out", False):
+        if step.state == Step.TIMED_OUT:
             status, error = 124, ""
             prog = os.fsdecode(os.path.basename(step.body.argv[0]))
             self.send([p.encode(p.Output(step.task, step.attempt, 2)),
@@ -419,14 +486,16 @@ class Executor:
                                      error))])
         self.cleanup(step)
 
-    def cancel(self, step: Step) -> None:
+    def cancel(self, step: Step, why: str = Step.CANCELLED) -> None:
+        """Stop the step (SIGTERM to its process group, SIGKILL after KILL_GRACE); `why` is
+        CANCELLED or TIMED_OUT. A step already being stopped keeps its first reason."""
         if step.cancelled:
             return
-        step.cancelled = True
+        step.state = why
         if step.proc is None or step.status is not None:
             return
         self.kill(step, signal.SIGTERM)
-        step.kill_at = time.monotonic() + KILL_GRACE
+        step.kill_at = self.clock() + KILL_GRACE
 
     def kill(self, step: Step, sig: int) -> None:
         if step.proc is not None and step.proc.returncode is None:
@@ -454,10 +523,7 @@ class Executor:
             self.cancel(self.step)
             self.cleanup(self.step)
         shutil.rmtree(self.base, ignore_errors=True)
-        if self.monitor is not None:
-            self.monitor.close(linger=0)
-        self.sock.close(linger=self.linger_ms)
-        self.ctx.term()
+        self.link.close(self.linger_ms)
 
 
 def probe(endpoint: str, timeout: float = PROBE_TIMEOUT) -> str | None:

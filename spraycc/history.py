@@ -1,6 +1,6 @@
 """Task-duration history: storage and look-up for longest-first scheduling.
 
-Role: a shared leaf module (SPEC §5.3, §8). Task keys are made by the runner with
+Role: a shared leaf module (docs/history.md). Task keys are made by the runner with
 `spraycc.taskkey` (the one definition of a key); this module stores them as opaque strings.
 The server asks `History.expected` for a task's priority, calls `History.record` for every
 successful task, `History.flush` every couple of seconds, and `History.close` on exit.

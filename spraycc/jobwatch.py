@@ -31,6 +31,7 @@ class Query:
     """One job status query running in the background."""
 
     proc: subprocess.Popen[bytes]
+    program: str  # argv[0], for messages
     group: Group
     ids: list[str]
     outfile: Path
@@ -60,7 +61,7 @@ class JobWatch:
                 self.terminate(query.proc)
                 query.outfile.unlink(missing_ok=True)
                 log.warning("job status query %s gave no answer within %.0f s",
-                            query.proc.args[0], STATUS_TIMEOUT)
+                            query.program, STATUS_TIMEOUT)
         if self.queries or now - self.last < STATUS_EVERY or not wanted:
             return found
         self.last = now
@@ -88,7 +89,7 @@ class JobWatch:
         except OSError as exc:
             self._warn(argv[0], f"cannot run {argv[0]}: {exc}")
             return
-        self.queries.append(Query(proc, group, ids, outfile, now))
+        self.queries.append(Query(proc, argv[0], group, ids, outfile, now))
         log.debug("job status query: %s", shlex.join(argv))
 
     def _read(self, query: Query) -> dict[str, JobStatus]:
@@ -104,7 +105,7 @@ class JobWatch:
         if not found and status:
             log.debug("job status query exit status %d: %s", status, oneline(output))
             if "nvalid job id" not in output:  # squeue: every one of them is long gone
-                self._warn(str(query.proc.args[0]), f"exit status {status}: {oneline(output)}")
+                self._warn(query.program, f"exit status {status}: {oneline(output)}")
         return found
 
     def _warn(self, what: str, problem: str) -> None:

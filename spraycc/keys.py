@@ -1,4 +1,5 @@
-"""`~/.spraycc.private`: the user's CURVE key pair, proof that a client is this user's (§5.2).
+"""`~/.spraycc.private`: the user's CURVE key pair, proof that a client is this user's
+(docs/security.md).
 
 Every server of the user accepts on its TCP endpoint only clients holding this key pair (see
 `auth`), so the file is as sensitive as an ssh private key: mode 0600, owned by the user, never

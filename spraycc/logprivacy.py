@@ -68,7 +68,7 @@ class PrivateLogHandler(logging.handlers.RotatingFileHandler):
         super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8",
                          errors="backslashreplace")
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
                      0o600)
         os.fchmod(fd, 0o600)  # created 0600, or an existing file narrowed to it

@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import sys
 
+# `typing` is for the type checker only: the runner must not import it (its start-up path;
+# tests/test_layers.py). Type checkers treat this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
 __all__ = ["UnpackError", "packb", "unpackb"]
 
 
@@ -58,7 +64,7 @@ def packb(obj: object) -> bytes:
     return b"".join(out)
 
 
-def _pack(obj: object, put, depth: int) -> None:
+def _pack(obj: Any, put, depth: int) -> None:  # dispatched on exact type(obj)
     # Exact-type checks first (the common case, and cheapest); subclasses (an IntEnum, a
     # str subclass...) take the isinstance path at the end, as msgpack accepts them too.
     t = type(obj)
@@ -330,7 +336,7 @@ def _length(data: bytes, pos: int, size: int) -> int:
     return _from_bytes(_fixed(data, pos, size))
 
 
-def _float(raw: bytes, fmt: str) -> float:
+def _float(raw: bytes, fmt: Literal["d", "f"]) -> float:
     """The big-endian float64 (`fmt` "d") or float32 ("f") in `raw`. A view casts in the
     machine's order, so little-endian takes the bytes reversed; the bits go through
     unchanged: NaN payloads and -0.0 survive."""
@@ -373,8 +379,9 @@ def _check_container(
 def _array(data: bytes, pos: int, n: int, depth: int, budget: list[int]) -> tuple[list, int]:
     _check_container(data, pos, n, 1, depth, budget)
     depth -= 1
-    out = []
+    out: list[object] = []
     put = out.append
+    item: object
     for _ in range(n):
         b = data[pos]
         # Inline the leaves spraycc sends most (small ints, short bin and str).
@@ -396,7 +403,9 @@ def _array(data: bytes, pos: int, n: int, depth: int, budget: list[int]) -> tupl
 def _map(data: bytes, pos: int, n: int, depth: int, budget: list[int]) -> tuple[dict, int]:
     _check_container(data, pos, n, 2, depth, budget)
     depth -= 1
-    out = {}
+    out: dict[object, object] = {}
+    key: object
+    value: object
     for _ in range(n):
         b = data[pos]
         if b == 0xC4:

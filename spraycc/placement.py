@@ -102,7 +102,7 @@ def _names_path(arg: str, path: str, cwd: str) -> str | None:
 def _same_path(a: str, b: str, cwd: str) -> bool:
     if a == b:
         return True
-    if not a or "\x00" in a:
+    if not a or classify.TMP in a:
         return False
     return os.path.normpath(os.path.join(cwd, a)) == os.path.normpath(os.path.join(cwd, b))
 
@@ -171,7 +171,3 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
     return Placement(forced_remote(argv, [], cwd, f"{rule.describe()} says remote"),
                      forced=True, rule=rule)
 
-
-def decide(argv: list[str], opts: Options, cwd: str) -> classify.Decision:
-    """The placement's decision, without config rules (see place())."""
-    return place(argv, opts, cwd).decision

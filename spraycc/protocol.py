@@ -58,8 +58,8 @@ environment), ``outputs`` (list of bytes: paths relative to the executor's priva
 ``credit`` (int), ``chunk`` (int), ``timeout`` (float, 0 = none), and optionally ``merge``
 (bool, default false: the runner's stdout and stderr are one file, so the step gets a single
 pipe for both and its output is relayed as stream 1, keeping their interleaving exact). A NUL
-byte in an argv element or env value stands for the executor's private temp dir (argv can
-never contain NUL). Two optional fields ask for the input check (docs/usage.md, "Inputs are
+byte (``spraycc.TEMP_DIR``) in an argv element or env value stands for the executor's private
+temp dir (argv can never contain NUL). Two optional fields ask for the input check (docs/usage.md, "Inputs are
 checked"): ``deps`` (bytes: the dependency file the step writes, relative to the temp dir;
 absent or empty: no check) and ``skip`` (list of bytes: directory prefixes whose files are not
 reported, the read-only toolchain).
@@ -155,10 +155,33 @@ class Cmd:
     STALE = 22
 
 
-class Message:
-    """Base of the typed records. Subclasses list their fields in ``FIELDS`` (wire order) and
-    the type of each in ``TYPES``; `encode`/`decode` use both, so a record cannot drift from
-    its wire form."""
+# The field types a record may annotate (the annotations are strings: see `_Record`).
+_KINDS: dict[str, type] = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": float}
+
+
+class _Record(type):
+    """Makes a record's annotations, in their order, its wire fields: ``FIELDS`` (the names,
+    also its ``__slots__``) and ``TYPES``. The annotations stay the strings the compiler wrote
+    (``from __future__ import annotations``), so nothing evaluates them and the runner need not
+    import `typing`; a type checker and an editor see ordinary attributes."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, object]) -> _Record:
+        if bases:
+            ann = ns.get("__annotations__", {})
+            if not isinstance(ann, dict):
+                raise TypeError(f"{name}: annotations are not a dict")
+            fields = tuple(ann)
+            ns["__slots__"] = fields
+            ns["FIELDS"] = fields
+            ns["TYPES"] = tuple(_KINDS[kind] if isinstance(kind, str) else kind
+                                for kind in ann.values())
+        return super().__new__(mcs, name, bases, ns)
+
+
+class Message(metaclass=_Record):
+    """Base of the typed records. Each subclass sets ``CMD`` and annotates its fields in wire
+    order (``task: int``); `_Record` derives ``FIELDS`` and ``TYPES`` from them, and
+    `encode`/`decode` use both, so a record cannot drift from its wire form."""
 
     __slots__: tuple[str, ...] = ()
     FIELDS: tuple[str, ...] = ()  # wire order of the fields (and the slots)
@@ -180,157 +203,143 @@ class Message:
 
 
 class Ready(Message):
-    FIELDS = ('code', 'host', 'pid', 'launch')
-    __slots__ = FIELDS
     CMD = Cmd.READY
-    TYPES = (str, str, int, str)
+    code: str
+    host: str
+    pid: int
+    launch: str
 
 
 class Submit(Message):
-    FIELDS = ('code', 'key', 'flags', 'name')
-    __slots__ = FIELDS
     CMD = Cmd.SUBMIT
-    TYPES = (str, bytes, int, bytes)
+    code: str
+    key: bytes
+    flags: int
+    name: bytes
 
 
 class Accepted(Message):
-    FIELDS = ('task', 'queued')
-    __slots__ = FIELDS
     CMD = Cmd.ACCEPTED
-    TYPES = (int, int)
+    task: int
+    queued: int
 
 
 class Task(Message):
-    FIELDS = ('task', 'attempt')
-    __slots__ = FIELDS
     CMD = Cmd.TASK
-    TYPES = (int, int)
+    task: int
+    attempt: int
 
 
 class Output(Message):
-    FIELDS = ('task', 'attempt', 'stream')
-    __slots__ = FIELDS
     CMD = Cmd.OUTPUT
-    TYPES = (int, int, int)
+    task: int
+    attempt: int
+    stream: int
 
 
 class File(Message):
-    FIELDS = ('task', 'attempt', 'index', 'mode', 'last')
-    __slots__ = FIELDS
     CMD = Cmd.FILE
-    TYPES = (int, int, int, int, bool)
+    task: int
+    attempt: int
+    index: int
+    mode: int
+    last: bool
 
 
 class Result(Message):
-    FIELDS = ('task', 'attempt', 'status', 'elapsed', 'host', 'error')
-    __slots__ = FIELDS
     CMD = Cmd.RESULT
-    TYPES = (int, int, int, float, str, str)
+    task: int
+    attempt: int
+    status: int
+    elapsed: float
+    host: str
+    error: str
 
 
 class Credit(Message):
-    FIELDS = ('task', 'attempt', 'chunks')
-    __slots__ = FIELDS
     CMD = Cmd.CREDIT
-    TYPES = (int, int, int)
+    task: int
+    attempt: int
+    chunks: int
 
 
 class Retry(Message):
-    FIELDS = ('task', 'attempt', 'reason')
-    __slots__ = FIELDS
     CMD = Cmd.RETRY
-    TYPES = (int, int, str)
+    task: int
+    attempt: int
+    reason: str
 
 
 class Cancel(Message):
-    FIELDS = ("task",)
-    __slots__ = FIELDS
     CMD = Cmd.CANCEL
-    TYPES = (int,)
+    task: int
 
 
 class Fail(Message):
-    FIELDS = ('reason', 'fallback')
-    __slots__ = FIELDS
     CMD = Cmd.FAIL
-    TYPES = (str, bool)
+    reason: str
+    fallback: bool
 
 
 class Local(Message):
-    FIELDS = ("code", "name")
-    __slots__ = FIELDS
     CMD = Cmd.LOCAL
-    TYPES = (str, bytes)
+    code: str
+    name: bytes
 
 
 class Grant(Message):
-    FIELDS = ("slots",)
-    __slots__ = FIELDS
     CMD = Cmd.GRANT
-    TYPES = (int,)
+    slots: int
 
 
 class Done(Message):
-    FIELDS = ('status', 'elapsed')
-    __slots__ = FIELDS
     CMD = Cmd.DONE
-    TYPES = (int, float)
+    status: int
+    elapsed: float
 
 
 class Heartbeat(Message):
-    FIELDS = ()
-    __slots__ = FIELDS
     CMD = Cmd.HEARTBEAT
-    TYPES = ()
 
 
 class Refuse(Message):
-    FIELDS = ("reason",)
-    __slots__ = FIELDS
     CMD = Cmd.REFUSE
-    TYPES = (str,)
+    reason: str
 
 
 class Disconnect(Message):
-    FIELDS = ("reason",)
-    __slots__ = FIELDS
     CMD = Cmd.DISCONNECT
-    TYPES = (str,)
+    reason: str
 
 
 class Status(Message):
-    FIELDS = ("code",)
-    __slots__ = FIELDS
     CMD = Cmd.STATUS
-    TYPES = (str,)
+    code: str
 
 
 class Snapshot(Message):
-    FIELDS = ()
-    __slots__ = FIELDS
     CMD = Cmd.SNAPSHOT
-    TYPES = ()
 
 
 class Stop(Message):
-    FIELDS = ('code', 'now')
-    __slots__ = FIELDS
     CMD = Cmd.STOP
-    TYPES = (str, bool)
+    code: str
+    now: bool
 
 
 class Inputs(Message):
-    FIELDS = ('task', 'attempt', 'count')
-    __slots__ = FIELDS
     CMD = Cmd.INPUTS
-    TYPES = (int, int, int)
+    task: int
+    attempt: int
+    count: int
 
 
 class Stale(Message):
-    FIELDS = ('code', 'host', 'path', 'detail')
-    __slots__ = FIELDS
     CMD = Cmd.STALE
-    TYPES = (str, str, bytes, str)
+    code: str
+    host: str
+    path: bytes
+    detail: str
 
 
 RECORDS: dict[int, type[Message]] = {
@@ -344,6 +353,7 @@ RECORDS: dict[int, type[Message]] = {
 
 # The commands a peer the server does not know yet may send: they carry the access code.
 HELLOS = frozenset((Cmd.READY, Cmd.SUBMIT, Cmd.LOCAL, Cmd.STATUS, Cmd.STOP, Cmd.STALE))
+HELLO_RECORDS = (Ready, Submit, Local, Status, Stop, Stale)  # the same, as the records
 
 _HEARTBEAT = packb([VERSION, Cmd.HEARTBEAT])
 
@@ -353,13 +363,6 @@ def encode(msg: Message) -> bytes:
     if msg.CMD == Cmd.HEARTBEAT:
         return _HEARTBEAT
     return packb([VERSION, msg.CMD, *(getattr(msg, n) for n in msg.FIELDS)])
-
-
-def peek(frame: bytes) -> tuple[int, int]:
-    """(version, command) of a header without validating its fields; ProtocolError if it is not
-    a header at all. Lets the server answer a wrong version with REFUSE."""
-    head = _unpack(frame)
-    return head[0], head[1]
 
 
 def decode(frame: bytes) -> Message:
@@ -434,6 +437,16 @@ class Body:
 
     __slots__ = ("argv", "chunk", "credit", "cwd", "deps", "env", "merge", "outputs", "skip",
                  "timeout")
+    cwd: bytes
+    argv: list[bytes]
+    env: dict[bytes, bytes]
+    outputs: list[bytes]
+    credit: int
+    chunk: int
+    timeout: float
+    merge: bool
+    deps: bytes
+    skip: list[bytes]
 
     def __init__(self, data: bytes) -> None:
         try:
@@ -443,17 +456,26 @@ class Body:
         if type(raw) is not dict:
             raise ProtocolError("task body is not a map")
         try:
-            self.cwd = _typed(raw["cwd"], bytes)
-            self.argv = [_typed(a, bytes) for a in _typed(raw["argv"], list)]
-            env = _typed(raw["env"], dict)
-            self.env = {_typed(k, bytes): _typed(v, bytes) for k, v in env.items()}
-            self.outputs = [_typed(o, bytes) for o in _typed(raw["outputs"], list)]
-            self.credit = _typed(raw["credit"], int)
-            self.chunk = _typed(raw["chunk"], int)
-            self.timeout = float(_typed(raw["timeout"], (int, float)))
-            self.merge = _typed(raw.get("merge", False), bool)
-            self.deps = _typed(raw.get("deps", b""), bytes)
-            self.skip = [_typed(d, bytes) for d in _typed(raw.get("skip", []), list)]
+            self.cwd = _bytes(raw["cwd"])
+            self.argv = [_bytes(a) for a in _list(raw["argv"])]
+            env = raw["env"]
+            if not isinstance(env, dict):
+                raise _wrong(env)
+            self.env = {_bytes(k): _bytes(v) for k, v in env.items()}
+            self.outputs = [_bytes(o) for o in _list(raw["outputs"])]
+            self.credit = _int(raw["credit"])
+            self.chunk = _int(raw["chunk"])
+            timeout = raw["timeout"]
+            if not isinstance(timeout, (int, float)):
+                raise _wrong(timeout)
+            self.timeout = float(timeout)
+            merge = raw.get("merge", False)
+            if not isinstance(merge, bool):
+                raise _wrong(merge)
+            self.merge = merge
+            deps = raw.get("deps", b"")
+            self.deps = _bytes(deps)
+            self.skip = [_bytes(d) for d in _list(raw.get("skip", []))]
         except KeyError as exc:
             raise ProtocolError(f"task body lacks {exc}") from None
         if not self.argv or self.credit < 1 or not 1024 <= self.chunk <= 64 * CHUNK:
@@ -463,7 +485,23 @@ class Body:
                 raise ProtocolError(f"output path {rel!r} escapes the temp dir")
 
 
-def _typed(value: object, kind: type | tuple[type, ...]) -> object:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ProtocolError(f"task body field has type {type(value).__name__}")
+def _wrong(value: object) -> ProtocolError:
+    return ProtocolError(f"task body field has type {type(value).__name__}")
+
+
+def _bytes(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise _wrong(value)
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong(value)
+    return value
+
+
+def _list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise _wrong(value)
     return value

@@ -17,6 +17,10 @@ fnmatch imports re (~5 ms per step); re is imported only when a regex rule is tr
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # `re` only for the checker here (see the module docstring)
+if TYPE_CHECKING:
+    import re
+
 WHERE = ("remote", "local")
 KINDS = ("match", "regex")
 _SAFE_MIN = 0x21  # characters below this (whitespace, controls) and "%" are percent-encoded
@@ -25,7 +29,7 @@ _SAFE_MIN = 0x21  # characters below this (whitespace, controls) and "%" are per
 class Rule:
     """One placement rule: where matching commands run, and how they are matched."""
 
-    __slots__ = ("_compiled", "index", "kind", "pattern", "where")
+    __slots__ = ("_regex", "_tokens", "index", "kind", "pattern", "where")
 
     def __init__(self, index: int, where: str, kind: str, pattern: str) -> None:
         if where not in WHERE:
@@ -36,18 +40,19 @@ class Rule:
         self.where = where
         self.kind = kind
         self.pattern = pattern
-        self._compiled: object = None
+        self._tokens: list[object] | None = None  # a glob, parsed on first use
+        self._regex: re.Pattern[str] | None = None  # a regex, compiled on first use
 
     def matches(self, line: str) -> bool:
         if self.kind == "match":
-            if self._compiled is None:
-                self._compiled = _parse_glob(self.pattern)
-            return _glob_tokens_match(self._compiled, line)  # type: ignore[arg-type]
-        if self._compiled is None:
+            if self._tokens is None:
+                self._tokens = _parse_glob(self.pattern)
+            return _glob_tokens_match(self._tokens, line)
+        if self._regex is None:
             import re  # only when a regex rule is actually tried
 
-            self._compiled = re.compile(self.pattern)
-        return self._compiled.search(line) is not None  # type: ignore[attr-defined]
+            self._regex = re.compile(self.pattern)
+        return self._regex.search(line) is not None
 
     def describe(self) -> str:
         """How the rule reads in the config, for -v and `spraycc explain`."""
@@ -213,7 +218,9 @@ def _one(token: object, ch: str) -> bool:
         return True
     if isinstance(token, str):
         return token == ch
-    negated, chars, ranges = token  # type: ignore[misc]
+    if not isinstance(token, tuple):  # a str or _ANY, handled above
+        return False
+    negated, chars, ranges = token
     hit = ch in chars or any(lo <= ch <= hi for lo, hi in ranges)
     return hit != negated
 

@@ -26,7 +26,7 @@ from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the runner ~9 ms
 if TYPE_CHECKING:
     from spraycc import rules
-    from spraycc.curvelink import CurveDealer
+    from spraycc.zmtp import Connection
 
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
@@ -140,24 +140,14 @@ def exit_status(status: int) -> int:
 
 # ---------------------------------------------------------------------------- server access
 
-def locate(cwd: str) -> serverfile.ServerInfo | None:
-    return serverfile.nearest(cwd)
+def connect(info: serverfile.ServerInfo) -> Connection:
+    """A connection to the server, trying `serverfile.endpoints` in order.
 
-
-def connect(info: serverfile.ServerInfo) -> Dealer | CurveDealer:
-    """A connection to the server: its private ipc endpoint on the same host, else tcp.
-
-    The ipc endpoint (NULL mechanism, in a 0700 directory) is reachable only by this user on
-    the server's host. The tcp endpoint speaks only CURVE, which the plain ZMTP client cannot:
-    a runner on another host pays for pyzmq there (imported only then). Raises Refused when
-    the server turns us away at the handshake."""
-    endpoints = []
-    if info.get("ipc") and info.host == os.uname().nodename:
-        endpoints.append(info.get("ipc"))
-    if info.get("tcp"):
-        endpoints.append(info.get("tcp"))
+    The tcp endpoint speaks only CURVE, which the plain ZMTP client cannot: a runner on another
+    host pays for pyzmq there (imported only then). Raises Refused when the server turns us
+    away at the handshake."""
     error: Exception | None = None
-    for endpoint in endpoints:
+    for endpoint in serverfile.endpoints(info):
         try:
             if endpoint.startswith("tcp://") and info.serverkey:
                 from spraycc.curvelink import CurveDealer
@@ -180,7 +170,7 @@ def heartbeat_of(info: serverfile.ServerInfo) -> float:
 class Link:
     """The runner's connection plus heartbeat bookkeeping."""
 
-    def __init__(self, conn: Dealer, heartbeat: float) -> None:
+    def __init__(self, conn: Connection, heartbeat: float) -> None:
         self.conn = conn
         self.heartbeat = heartbeat
         self.expiry = heartbeat * p.HEARTBEAT_LIVENESS
@@ -692,7 +682,7 @@ def main(args: list[str]) -> int:
 
 def _main(opts: Options, argv: list[str]) -> int:
     cwd = os.getcwd()
-    info = locate(cwd)
+    info = serverfile.nearest(cwd)
     placement = place(argv, opts, cwd, server_rules(info), check_stdin=True)
     decision = placement.decision
     if opts.verbose or (opts.force == "remote" and not decision.remote):

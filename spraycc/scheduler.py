@@ -4,7 +4,7 @@ start command targets, and how to cancel jobs. Pure functions, no I/O.
 The server runs ``sh -c "<start_cmd> exec --callme=... --code=N"`` per executor, feeds the
 command's output to :func:`parse_job_id` to remember the cluster job, and on exit runs
 :func:`cancel_command` for the jobs that never connected, so none of ours starts after we are
-gone (SPEC §7).
+gone (docs/cluster.md).
 
 Submit output recognised (exact formats, see tests/test_scheduler.py for recorded samples):
 

@@ -193,7 +193,7 @@ class Server:
         log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
                  os.getpid(), os.uname().nodename)
         outer = serverwatch.enclosing_server(str(self.workspace))
-        if outer is not None and _alive(outer):
+        if outer is not None and serverfile.alive(outer):
             log.warning("a server (pid %d on %s) serves the enclosing workspace %s: runners "
                         "below %s use this one instead (the nearest %s wins)", outer.pid,
                         outer.host, os.path.dirname(outer.path), self.workspace, serverfile.NAME)
@@ -304,7 +304,7 @@ class Server:
             try:
                 serverfile.create(self.server_file, fields)
                 self.wrote_file = True
-                self.file_watch = serverwatch.FileWatch(self.server_file, fields, _alive)
+                self.file_watch = serverwatch.FileWatch(self.server_file, fields, serverfile.alive)
                 return
             except FileExistsError:
                 self.check_existing()
@@ -320,7 +320,7 @@ class Server:
             info = serverfile.read(self.server_file)
         except (OSError, ValueError):
             info = None
-        if info is not None and _alive(info):
+        if info is not None and serverfile.alive(info):
             raise ServerExists(
                 f"a server (pid {info.pid} on {info.host}) already serves {self.workspace}; "
                 "stop it with `spraycc stop`"
@@ -345,7 +345,7 @@ class Server:
                 poller.register(watched.sock, zmq.POLLIN)
         try:
             while not self.stop_reason:
-                events = dict(poller.poll(p.HEARTBEAT_INTERVAL / 4 * 1000))
+                events = dict(poller.poll(int(p.HEARTBEAT_INTERVAL / 4 * 1000)))
                 if wake_r in events:
                     _drain(wake_r)
                 if self.zap is not None and self.zap.sock in events:
@@ -519,8 +519,8 @@ class Server:
                 expected = typical
             else:
                 known += 1
-            if task.executor is not None:
-                expected = max(0.0, expected - (now - task.started))
+            if task.current is not None:
+                expected = max(0.0, expected - (now - task.current.started))
             work += expected
             longest = max(longest, expected)
         total = len(broker.tasks)
@@ -692,18 +692,6 @@ class _SupplyHooks(Hooks):
 
     def snapshot_extra(self) -> dict[str, Any]:
         return self.server.status_extra()
-
-
-def _alive(info: serverfile.ServerInfo) -> bool:
-    if info.host == os.uname().nodename:
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return True  # another host: we cannot tell, so do not steal the workspace
 
 
 def _duration(seconds: float) -> str:

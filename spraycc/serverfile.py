@@ -1,4 +1,4 @@
-"""`.spraycc_server`: how runners find the server of their workspace (SPEC §5.1).
+"""`.spraycc_server`: how runners find the server of their workspace (docs/usage.md).
 
 The file is plain `key=value` lines so the runner reads it without json or toml. It is written
 atomically and exclusively: contents go to a private temp file which is then hard-linked to the
@@ -70,6 +70,38 @@ def nearest(start: str) -> ServerInfo | None:
         return read(path)
     except (OSError, ValueError):
         return None
+
+
+def endpoints(info: ServerInfo) -> list[str]:
+    """Where to reach the server, best first: its private ipc socket when it runs on this host
+    (NULL mechanism, in a 0700 directory: only this user can connect), then its tcp address."""
+    found = []
+    ipc = info.get("ipc")
+    if ipc and info.host == os.uname().nodename:
+        found.append(ipc)
+    tcp = info.get("tcp")
+    if tcp:
+        found.append(tcp)
+    return found
+
+
+def alive(info: ServerInfo) -> bool:
+    """Whether the server may still be running: on another host we cannot tell (True); on this
+    one, whether its process exists and is not a zombie (exited, not yet reaped by whoever
+    started it)."""
+    if info.host != os.uname().nodename or info.pid <= 0:
+        return True
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{info.pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:
+        return True
 
 
 def read(path: str) -> ServerInfo:

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgpack
 import zmq
@@ -23,6 +23,9 @@ import zmq
 from spraycc import protocol as p
 from spraycc import serverfile, transport
 from spraycc.errors import ProtocolError, Refused, ServerUnavailable
+
+if TYPE_CHECKING:
+    from spraycc import auth
 
 TIMEOUT = 5.0  # seconds to wait for an answer before calling the server unreachable
 CSI = "\x1b["
@@ -40,16 +43,15 @@ class Connection:
         self.timeout = timeout
         self.endpoint = endpoint(info)
         self.ctx = zmq.Context()
-        self.monitor: zmq.Socket | None = None
+        self.curve: auth.CurveClient | None = None
         serverkey = info.get("serverkey")
         if self.endpoint.startswith("tcp://") and serverkey:
             from spraycc import auth, keys
 
             try:
-                pair = keys.load()
-                self.sock, self.monitor = transport.curve_dealer(
-                    self.ctx, self.endpoint, serverkey=serverkey.encode(), public=pair.public,
-                    secret=pair.secret, events=auth.CLIENT_EVENTS)
+                self.curve = auth.CurveClient(self.ctx, self.endpoint,
+                                              serverkey=serverkey.encode(), keypair=keys.load())
+                self.sock = self.curve.sock
             except BaseException:
                 self.ctx.destroy(linger=0)
                 raise
@@ -61,15 +63,18 @@ class Connection:
         deadline = time.monotonic() + self.timeout
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
-        if self.monitor is not None:
-            poller.register(self.monitor, zmq.POLLIN)
+        if self.curve is not None:
+            poller.register(self.curve.monitor, zmq.POLLIN)
         while True:
             left = deadline - time.monotonic()
-            events = dict(poller.poll(left * 1000)) if left > 0 else {}
+            events = dict(poller.poll(int(left * 1000))) if left > 0 else {}
             if not events:
                 raise ServerUnavailable(unreachable(self.info, self.endpoint, self.timeout))
-            if self.monitor is not None and self.monitor in events:
-                self._check_handshake()
+            if self.curve is not None and self.curve.monitor in events:
+                try:
+                    self.curve.check()
+                except Refused as exc:
+                    raise Refused(f"{self.endpoint}: {exc}") from None
             if self.sock not in events:
                 continue
             frames = self.sock.recv_multipart()
@@ -83,15 +88,6 @@ class Connection:
                 continue
             return reply, frames[1:]
 
-    def _check_handshake(self) -> None:
-        from spraycc import auth
-
-        assert self.monitor is not None
-        for event, value in auth.read_events(self.monitor):
-            reason = auth.failure_reason(event, value)
-            if reason is not None:
-                raise Refused(f"{self.endpoint}: {reason}")
-
     def snapshot(self) -> dict[str, Any]:
         reply, rest = self.ask(p.Status(self.info.code))
         if not isinstance(reply, p.Snapshot) or not rest:
@@ -102,10 +98,11 @@ class Connection:
         return data
 
     def close(self) -> None:
-        if self.monitor is not None:
+        if self.curve is not None:
             self.sock.disable_monitor()
-            self.monitor.close(0)
-        self.sock.close(0)
+            self.curve.close()
+        else:
+            self.sock.close(0)
         # destroy, not term: term() blocks while any socket of the context is open, and a
         # status view must end the moment its server has gone.
         self.ctx.destroy(linger=0)
@@ -128,7 +125,7 @@ def locate(cwd: str) -> serverfile.ServerInfo:
         info = serverfile.read(path)
     except (OSError, ValueError) as exc:
         raise ServerUnavailable(f"cannot read {path}: {exc}") from None
-    if _dead_here(info):
+    if not serverfile.alive(info):
         raise ServerUnavailable(
             f"{path} is stale: server pid {info.pid} is not running on {info.host}; "
             f"start one with `spraycc server` in {os.path.dirname(path)}")
@@ -136,37 +133,17 @@ def locate(cwd: str) -> serverfile.ServerInfo:
 
 
 def endpoint(info: serverfile.ServerInfo) -> str:
-    """The private ipc socket on the server's own host, else its tcp address."""
-    ipc = info.get("ipc")
-    if ipc and info.host == os.uname().nodename and os.path.exists(ipc.removeprefix("ipc://")):
-        return ipc
-    tcp = info.get("tcp")
-    if not tcp:
-        raise ServerUnavailable(f"{info.path} names no address reachable from this host")
-    return tcp
+    """The first of `serverfile.endpoints` that pyzmq can use: an ipc socket whose file is gone
+    would only make it wait (it reconnects silently), so that one is skipped."""
+    for where in serverfile.endpoints(info):
+        if not where.startswith("ipc://") or os.path.exists(where.removeprefix("ipc://")):
+            return where
+    raise ServerUnavailable(f"{info.path} names no address reachable from this host")
 
 
 def unreachable(info: serverfile.ServerInfo, where: str, timeout: float) -> str:
     return (f"the server of {os.path.dirname(info.path)} (pid {info.pid} on {info.host}) did "
             f"not answer on {where} within {timeout:g} s; if it is gone, remove {info.path}")
-
-
-def _dead_here(info: serverfile.ServerInfo) -> bool:
-    """The server was on this host and its process is gone (or a zombie: exited, not yet
-    reaped by whoever started it)."""
-    if info.host != os.uname().nodename or info.pid <= 0:
-        return False
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{info.pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[:1] == [b"Z"]
-    except OSError:
-        return False
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -333,7 +310,7 @@ def stop(cwd: str, *, now: bool, wait: bool, say: Callable[[str], None],
 def _running(info: serverfile.ServerInfo) -> bool:
     """Whether the server is still there: its PID on this host, else its server file."""
     if info.host == os.uname().nodename and info.pid > 0:
-        return not _dead_here(info)
+        return serverfile.alive(info)
     try:
         return serverfile.read(info.path).code == info.code
     except (OSError, ValueError):

@@ -1,4 +1,4 @@
-"""The history key of a task (SPEC §5.3, §8): the one definition of how a step is named.
+"""The history key of a task (docs/history.md): the one definition of how a step is named.
 
 Role: a runner-path leaf. The runner computes the key of every remote step it submits (so it
 must stay cheap: builtins only, no re, no hashlib); the server, `spraycc history` and the
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import os
 
+from spraycc import TEMP_DIR  # the executor's private temp dir in a remote argv
+
 # gcc precedence: -M/-MM imply -E, which overrides -S, which overrides -c.
 MODES = ("-M", "-MM", "-E", "-S", "-c")
 DEPENDENCY_MODES = ("-M", "-MM")
 MAX_KEY_CHARS = 160
-TMP = "\x00"  # classify.TMP: the executor's private temp dir in a remote argv
 
 
 def mode_of(argv: list[str]) -> str:
@@ -70,7 +71,7 @@ def task_key(workspace: str, cwd: str, compiler: str, target: str | None, mode: 
 def _portable(arg: str, root: str) -> str:
     if root != "/":
         arg = arg.replace(root, "$WS")
-    return arg.replace(TMP, "$TMP")
+    return arg.replace(TEMP_DIR, "$TMP")
 
 
 def shorten(key: str) -> str:

@@ -1,4 +1,4 @@
-"""The server's priority queue of waiting tasks (SPEC §8).
+"""The server's priority queue of waiting tasks (docs/history.md, Scheduling order).
 
 Order: dependency-generation (-M/-MM) steps first, then the longest expected duration first
 (LPT: the long steps start early and the short ones fill the gaps at the end, so every CPU

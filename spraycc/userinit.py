@@ -1,4 +1,4 @@
-"""The parts of `spraycc init` that show and prepare a user's set-up (SPEC §3): every path
+"""The parts of `spraycc init` that show and prepare a user's set-up (docs/usage.md): every path
 spraycc uses, a starter config for the user's scheduler, and a masquerade directory.
 
 `spraycc init` calls `run` (the key and the file-descriptor limit are handled beside it in the

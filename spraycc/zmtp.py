@@ -62,6 +62,20 @@ _SEND_FLAGS = getattr(_socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE
 
 _ALREADY_CLOSED = "the Dealer is closed"
 
+# The checker's view of a connection to the server: a `Dealer` here, or a
+# `curvelink.CurveDealer` (pyzmq, CURVE) for a tcp endpoint. `typing` only for the checker:
+# the runner's start-up path must not import it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Connection(Protocol):
+        def send(self, frames: list[bytes] | tuple[bytes, ...], *,
+                 timeout: float | None = None) -> None: ...
+        def recv(self, timeout: float | None) -> list[bytes] | None: ...
+        def fileno(self) -> int: ...
+        def close(self) -> None: ...
+
 
 class Dealer:
     """One connection to a ROUTER, speaking as a DEALER. Not thread-safe.
@@ -137,7 +151,8 @@ class Dealer:
         bufs: list = []
         total = 0
         last = len(frames) - 1
-        for i, frame in enumerate(frames):
+        for i, given in enumerate(frames):
+            frame: bytes | bytearray | memoryview = given
             if type(frame) is not bytes and type(frame) is not bytearray:
                 frame = memoryview(frame).cast("B")  # a flat byte view, not a copy
             size = len(frame)
@@ -467,7 +482,7 @@ def _connect(endpoint: str, deadline: float) -> _socket.socket:
     raise ZmtpError(f"cannot connect to {endpoint}: {reason}")
 
 
-def _connect_one(sock: _socket.socket, address: object, deadline: float) -> None:
+def _connect_one(sock: _socket.socket, address: str | tuple, deadline: float) -> None:
     pause = 0.0005
     while True:
         remaining = deadline - monotonic()
@@ -485,7 +500,7 @@ def _connect_one(sock: _socket.socket, address: object, deadline: float) -> None
             pause = min(pause * 2, 0.05)
 
 
-def _resolve(endpoint: str) -> list[tuple[int, object]]:
+def _resolve(endpoint: str) -> list[tuple[int, str | tuple]]:
     """(family, address) pairs to try for a ZeroMQ endpoint string."""
     scheme, sep, rest = endpoint.partition("://")
     if not sep or not rest:

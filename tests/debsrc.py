@@ -1,4 +1,4 @@
-"""Test harness: Debian source packages as honest third-party test inputs (SPEC §12).
+"""Test harness: Debian source packages as honest third-party test inputs.
 
 `source_package(name)` returns the .dsc of Debian's source package `name`, downloaded once
 with `apt-get source --download-only NAME=VERSION` (a version the deb-src lists offer, the

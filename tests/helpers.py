@@ -23,6 +23,16 @@ BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 
 
+def with_packages(modules: set[str]) -> set[str]:
+    """`modules` and the packages they are in (importing one loads its package's __init__)."""
+    out = set(modules)
+    for name in modules:
+        while "." in name:
+            name = name.rpartition(".")[0]
+            out.add(name)
+    return out
+
+
 def wait_for(
     predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02
 ) -> object:

@@ -1,4 +1,4 @@
-"""Any command on the executors (issue 9), end to end: a real server with local executors,
+"""Any command on the executors (docs/anycmd.md), end to end: a real server with local executors,
 real runners, real make. Test programs, generators with declared outputs, Ctrl-C, time limits,
 placement rules and stdin."""
 

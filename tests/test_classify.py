@@ -21,6 +21,7 @@ import time
 import pytest
 from fidelity import compare_with_local, describe_difference, run_like_executor
 from fidelity_rows import CLANG_ROWS, GCC_ROWS, SOURCES, RowSpec
+from helpers import with_packages
 
 from spraycc.classify import (
     TMP,
@@ -660,7 +661,8 @@ def test_import_is_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     ).stdout.split()  # fmt: skip
-    ours = {"spraycc", "spraycc.classify", "spraycc.flags", "spraycc.compilers", "spraycc.cmdline"}
+    ours = with_packages({"spraycc.classify", "spraycc.flags", "spraycc.compilers",
+                          "spraycc.cmdline"})
     assert set(out) <= ours | {"__future__"}, out
 
 

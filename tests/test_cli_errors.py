@@ -1,5 +1,5 @@
 """Errors a user can act on: one `spraycc:` line on stderr, a non-zero exit status, and never
-a Python traceback for an expected failure (SPEC §3)."""
+a Python traceback for an expected failure (docs/usage.md, Errors)."""
 
 from __future__ import annotations
 

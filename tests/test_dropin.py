@@ -1,4 +1,4 @@
-"""Drop-in use with real tools, each build byte-identical to a plain local one (SPEC §3):
+"""Drop-in use with real tools, each build byte-identical to a plain local one (docs/usage.md):
 `make CC="spraycc run gcc"`, CMake launchers with Ninja and Unix Makefiles, ccache in front of
 spraycc (CCACHE_PREFIX) and behind it (`spraycc run ccache gcc`), and masquerade mode.
 

@@ -12,7 +12,7 @@ executor's temp dir; where a local run leaves the object no older than a side ou
 shows that a row meant to run remotely did (one task submitted) and a local one did not (the
 classifier's reason is checked too).
 
-Also here: diagnostics colours when the runner's stderr is a terminal (SPEC §6 fidelity for a
+Also here: diagnostics colours when the runner's stderr is a terminal (fidelity for a
 human at a terminal), using a pseudo-terminal.
 """
 

@@ -1,4 +1,4 @@
-"""Fuzzing the server while a real build runs through it (SPEC §9, issue 6).
+"""Fuzzing the server while a real build runs through it.
 
 Thousands of random, truncated and mutated multipart messages and msgpack bombs (deep nesting,
 huge declared lengths) go to the server through an authenticated CURVE client (the user's key)

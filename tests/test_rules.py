@@ -214,7 +214,8 @@ def test_place_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
      ("closed", "")],
 )
 def test_stdin_reason(tmp_path: Path, stdin: str, want: str) -> None:
-    code = "import sys; from spraycc import placement; sys.stdout.write(placement.stdin_reason())"
+    code = ("import sys; from spraycc import placement; "
+            "sys.stdout.write(placement.stdin_reason())")
     if stdin == "closed":
         code = "import os; os.close(0); " + code
     data = tmp_path / "input"

@@ -1,4 +1,4 @@
-"""Identity and security (SPEC §5.2, docs/security.md): who gets in, and what crosses the wire.
+"""Identity and security (docs/security.md): who gets in, and what crosses the wire.
 
 Real servers, real sockets and processes. Strangers are refused, and the refusal reaches the
 client within a second: a wrong access code, an old protocol version, a client without this

@@ -18,7 +18,8 @@ from helpers import SPRAYCC, run, running_server, wait_for
 from test_broker import CODE, Net, ready, submit
 
 from spraycc import protocol as p
-from spraycc.broker import COPY_SWITCH_LIMIT, Broker, Hooks
+from spraycc.broker import Broker, Hooks
+from spraycc.straggler import COPY_SWITCH_LIMIT
 
 RS = p.FLAG_RETRY_SAFE
 
@@ -154,7 +155,7 @@ def test_second_copy_that_cannot_run_is_dropped(net: Net) -> None:
     b, _ = make(net)
     start_straggler(net, b)
     from_ex(b, b"E2", p.Result(1, 2, 1, 0.0, "h", "cannot run gcc"))
-    assert b"E2" in b.idle and b.tasks[1].dup is None
+    assert b"E2" in b.idle and b.tasks[1].copy is None
     assert p.Cancel(1) not in net.to(b"E1")
     from_ex(b, b"E1", p.Result(1, 1, 0, 8.0, "h", ""))
     seen = RunnerModel(net, b"R1")

@@ -1,4 +1,4 @@
-"""The priority order of waiting tasks (spraycc.taskqueue, SPEC §8)."""
+"""The priority order of waiting tasks (spraycc.taskqueue, docs/history.md)."""
 
 from __future__ import annotations
 

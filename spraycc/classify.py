@@ -573,7 +573,7 @@ class _Plan:
                 self.wp_output(tok, k, dep_missing)
         if wants_target and not cmd.mt_seen:
             if cmd.out is not None and (mode != "E" or not gcc):
-                self.append += ["-MQ", out]
+                self.append += ["-MQ", cmd.out[1]]
             elif cmd.out is None and mode != "E" and not link_names:  # we added the -o
                 self.append += ["-MQ", _default_target(src)]
         if cpp:

@@ -221,7 +221,7 @@ def explain_inputs(decision: Any, cwd: str, list_inputs: bool) -> dict[str, Any]
     "Inputs are checked"); with `list_inputs`, which inputs, from a compile run here."""
     from spraycc import classify, config, runner, serverfile
 
-    info = runner.locate(cwd)
+    info = serverfile.nearest(cwd)
     if info is None:  # what a server started here would publish
         cfg = config.load(Path(cwd))
         fields = {"readonly_dirs": ":".join(cfg.readonly_dirs)}

@@ -147,8 +147,8 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         if (key.minimum is not None and isinstance(value, (int, float))
                 and value < key.minimum):
             raise ConfigError(f"{where}: key '{name}' must be >= {key.minimum}, not {value!r}")
-        if name == "readonly_dirs" and not all(
-                isinstance(d, str) and d.startswith("/") and ":" not in d for d in value):
+        if name == "readonly_dirs" and not (isinstance(value, list) and all(
+                isinstance(d, str) and d.startswith("/") and ":" not in d for d in value)):
             raise ConfigError(f"{where}: key 'readonly_dirs' must be a list of absolute "
                               f"directory paths without ':', not {value!r}")
         if name in APPENDED and isinstance(value, str) and value and not inert(value):

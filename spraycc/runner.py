@@ -346,7 +346,7 @@ class RemoteStep:
         self.unacked = 0
         self.assembler_failed = False  # `as` spoke on stderr (see classify.AS_FAILED)
         self.check = False  # compare the inputs the executor reports with ours
-        self.inputs: list | None = None  # INPUTS of the current attempt
+        self.inputs: object = None  # INPUTS of the current attempt (a list when well formed)
         self.since = 0.0  # wall-clock time of the submission
 
     def on_output(self, stream: int, data: bytes) -> None:

@@ -61,8 +61,8 @@ pipe for both and its output is relayed as stream 1, keeping their interleaving 
 byte (``spraycc.TEMP_DIR``) in an argv element or env value stands for the executor's
 private temp dir (argv can never contain NUL). Two optional fields ask for the input check
 (docs/usage.md, "Inputs are checked"): ``deps`` (bytes: the dependency file the step writes,
-relative to the temp dir; absent or empty: no check) and ``skip`` (list of bytes: directory prefixes whose files are not
-reported, the read-only toolchain).
+relative to the temp dir; absent or empty: no check) and ``skip`` (list of bytes: directory
+prefixes whose files are not reported, the read-only toolchain).
 
 INPUTS (version 3) carries, in frame 1, a msgpack array of ``[path:bytes, size:int,
 mtime_ns:int]``, one per input the step read as the executor saw it after the step (path as

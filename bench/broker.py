@@ -42,7 +42,7 @@ import zmq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spraycc import protocol as p  # noqa: E402
+from spraycc.wire import protocol as p  # noqa: E402
 
 WARMUP = 0.5
 TICK = os.sysconf("SC_CLK_TCK")
@@ -54,7 +54,7 @@ BODY = p.pack_body(b"/tmp", [b"gcc", b"-c", b"x.c", b"-o", b"x.o"],
 SPRAYCC_SERVER = """
 import sys
 sys.argv = ["spraycc", "server"]
-from spraycc import cluster
+from spraycc.server import supply as cluster
 cluster.Supply.exhausted = property(lambda self: False)
 from spraycc.cli import main
 main()
@@ -270,7 +270,7 @@ class Servers:
         self.profile = ""  # a file for the spraycc server's cProfile statistics
 
     def spraycc(self) -> tuple[subprocess.Popen[bytes], Endpoint, Endpoint]:
-        from spraycc import keys, serverfile
+        from spraycc.wire import keys, serverfile
 
         self.serial += 1
         ws = self.tmp / f"ws{self.serial}"
@@ -347,7 +347,7 @@ def main() -> None:
         pair = (public.encode(), secret.encode()) if public else None
         executors_main(args.executors, Endpoint(address, code, serverkey.encode(), pair))
         return
-    from spraycc.server import raise_fd_limit
+    from spraycc.server.process import raise_fd_limit
 
     raise_fd_limit(8192)
     points = [(10, 2), (100, 50), (1000, 200)] if args.quick else [

@@ -37,7 +37,8 @@ import zmq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from spraycc import auth, serverfile  # noqa: E402
+from spraycc.net import auth  # noqa: E402
+from spraycc.wire import serverfile  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spraycc import forecast  # noqa: E402 - after the path set-up, like a script must
-from spraycc.history import History  # noqa: E402
+from spraycc.server.history import History  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")

@@ -102,7 +102,7 @@ def compare_cost(ws: Path) -> float:
     """Microseconds the runner spends comparing h.c's inputs (21, as the executor reports
     them) with its own view: the check's share of the runner's CPU per compile."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from spraycc import inputs
+    from spraycc.step import inputs
 
     names = [b"h.c", *(f"inc/h{i}.h".encode() for i in range(20))]
     seen = inputs.identities(names, os.fsencode(ws), [b"/usr/"])

@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import SPRAYCC, base_env, running_server, wait_for  # noqa: E402
 
-from spraycc import protocol as p  # noqa: E402
-from spraycc import serverfile  # noqa: E402
-from spraycc.classify import classify  # noqa: E402
-from spraycc.zmtp import Dealer, ZmtpError  # noqa: E402
+from spraycc.step.classify import classify  # noqa: E402
+from spraycc.wire import protocol as p  # noqa: E402
+from spraycc.wire import serverfile  # noqa: E402
+from spraycc.wire.zmtp import Dealer, ZmtpError  # noqa: E402
 
 CMAKE_CXX = ("/usr/bin/c++ -DFOO=1 -I/src/include -isystem /src/third_party -O2 -g -DNDEBUG "
              "-std=gnu++17 -fPIC -Wall -Wextra -MD -MT src/CMakeFiles/x.dir/a.cpp.o "

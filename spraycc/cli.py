@@ -54,7 +54,7 @@ def setup_logging(verbose: bool, logfile: Path | None = None) -> None:
     """Terminal lines prefixed `spraycc:` on stderr; optionally a rotating log file too, private
     to the user (docs/usage.md, "Logs"). Every line passes through `logprivacy.LogFilter`: no
     secret reaches either, and file lines carry the server's session id."""
-    from spraycc.logprivacy import LogFilter, PrivateLogHandler
+    from spraycc.server.logprivacy import LogFilter, PrivateLogHandler
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -100,10 +100,10 @@ def server(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
 ) -> None:
     """Start the broker for the workspace in the current directory."""
-    from spraycc import config
-    from spraycc import server as srv
     from spraycc.errors import ConfigError
-    from spraycc.logprivacy import scrub
+    from spraycc.server import config
+    from spraycc.server import process as srv
+    from spraycc.server.logprivacy import scrub
 
     setup_logging(verbose, log_path())
     workspace = Path(os.getcwd())
@@ -174,8 +174,9 @@ options (`spraycc run --help`).
 @app.command(context_settings=PASS_THROUGH)
 def explain(ctx: typer.Context) -> None:
     """Print, as JSON, where spraycc would run CMD, why, and its inputs and outputs."""
-    from spraycc import classify, runner
-    from spraycc.placement import place
+    from spraycc import runner
+    from spraycc.step import classify
+    from spraycc.step.placement import place
 
     args = list(ctx.args)
     list_inputs = False
@@ -219,7 +220,10 @@ def explain(ctx: typer.Context) -> None:
 def explain_inputs(decision: Any, cwd: str, list_inputs: bool) -> dict[str, Any]:
     """How the runner would check the executor's view of the step's inputs (docs/usage.md,
     "Inputs are checked"); with `list_inputs`, which inputs, from a compile run here."""
-    from spraycc import classify, config, runner, serverfile
+    from spraycc import runner
+    from spraycc.server import config
+    from spraycc.step import classify
+    from spraycc.wire import serverfile
 
     info = serverfile.nearest(cwd)
     if info is None:  # what a server started here would publish
@@ -255,7 +259,7 @@ def _deps_here(decision: Any, cwd: str, deps: str) -> list[str] | None:
     import subprocess
     import tempfile
 
-    from spraycc import classify, inputs
+    from spraycc.step import classify, inputs
 
     tmp = tempfile.mkdtemp(prefix="spraycc-explain-")
     try:
@@ -284,7 +288,10 @@ def _deps_here(decision: Any, cwd: str, deps: str) -> list[str] | None:
 def explain_rules(cwd: str) -> tuple[list, str | None]:
     """The placement rules runners here would apply: the running server's (from its file),
     else those of the config a server started here would read."""
-    from spraycc import config, rules, runner, serverfile
+    from spraycc import runner
+    from spraycc.server import config
+    from spraycc.step import rules
+    from spraycc.wire import serverfile
 
     info = serverfile.nearest(cwd)
     if info is not None:
@@ -333,7 +340,7 @@ def status(
 
 def last_session_here(cwd: str) -> str | None:
     """One line on the last recorded session of the workspace `cwd` is in, if any."""
-    from spraycc import sessions
+    from spraycc.server import sessions
 
     try:
         here = sessions.of_workspace(sessions.load()[0], cwd)
@@ -352,8 +359,8 @@ def stats(
 ) -> None:
     """Show the summaries of the last server sessions of this workspace (counts, task time,
     slot efficiency, slowest steps, executor pools), kept after the server has gone."""
-    from spraycc import sessions
-    from spraycc.taskkey import printable
+    from spraycc.server import sessions
+    from spraycc.step.taskkey import printable
 
     records, problems = sessions.load()
     for problem in problems:
@@ -415,8 +422,8 @@ def init_key_and_limits() -> None:
     exposed one is refused with the fix) and the soft file-descriptor limit."""
     import resource
 
-    from spraycc import keys
-    from spraycc.server import FD_TARGET, raise_fd_limit
+    from spraycc.server.process import FD_TARGET, raise_fd_limit
+    from spraycc.wire import keys
 
     path = keys.default_path()
     _, created = keys.ensure(path)  # KeyFileError names the fix (chmod 600) for an exposed key
@@ -484,9 +491,10 @@ def history_(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the longest recorded steps and the predicted critical tail of the next build."""
-    from spraycc import config, forecast
+    from spraycc import forecast
     from spraycc.errors import ConfigError
-    from spraycc.history import History, default_directory
+    from spraycc.server import config
+    from spraycc.server.history import History, default_directory
 
     if executors is None:
         try:

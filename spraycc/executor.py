@@ -28,12 +28,15 @@ from typing import Protocol
 import zmq
 from zmq.utils import z85
 
-from spraycc import TEMP_DIR, auth, inputs, keys
-from spraycc import protocol as p
+from spraycc import TEMP_DIR
 from spraycc.errors import ProtocolError, Refused, SprayError, VersionMismatch
-from spraycc.minipack import packb
-from spraycc.taskkey import printable
-from spraycc.transport import dealer
+from spraycc.net import auth
+from spraycc.net.transport import dealer
+from spraycc.step import inputs
+from spraycc.step.taskkey import printable
+from spraycc.wire import keys
+from spraycc.wire import protocol as p
+from spraycc.wire.minipack import packb
 
 log = logging.getLogger(__name__)
 

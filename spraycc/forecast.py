@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spraycc import taskkey
-from spraycc.history import History
-from spraycc.taskkey import printable
+from spraycc.server.history import History
+from spraycc.step import taskkey
+from spraycc.step.taskkey import printable
 
 
 @dataclass
@@ -129,7 +129,7 @@ def matcher(pattern: str, cwd: str, env: Mapping[str, str]) -> Callable[[str], b
 def _resolved(program: str, cwd: str, env: Mapping[str, str]) -> str:
     """The basename `program` resolves to on PATH, symbolic links followed, as the runner
     names a compiler in a key ("" if not found)."""
-    from spraycc.compilers import find_program, resolve_links
+    from spraycc.step.compilers import find_program, resolve_links
 
     if any(c in program for c in "*?["):
         return ""

@@ -31,7 +31,7 @@ def compiler_name(argv0: str) -> str | None:
         return name
     if name in ("spraycc", "__main__.py") or not name:
         return None
-    from spraycc.classify import compiler_family  # runner-path module, cheap
+    from spraycc.step.classify import compiler_family  # runner-path module, cheap
 
     return name if compiler_family(name) is not None else None
 

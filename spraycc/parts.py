@@ -16,7 +16,7 @@ import os
 import select
 import sys
 
-from spraycc import cmdline, compilers, flags
+from spraycc.step import cmdline, compilers, flags
 
 
 def split(argv: list[str], cwd: str, env: dict[str, str]) -> list[list[str]] | None:

@@ -16,17 +16,18 @@ import os
 import sys
 import time
 
-from spraycc import classify, inputs, serverfile, taskkey
-from spraycc import protocol as p
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
-from spraycc.minipack import UnpackError, unpackb
-from spraycc.placement import Options, place
-from spraycc.zmtp import Dealer, ZmtpClosed, ZmtpError
+from spraycc.step import classify, inputs, taskkey
+from spraycc.step.placement import Options, place
+from spraycc.wire import protocol as p
+from spraycc.wire import serverfile
+from spraycc.wire.minipack import UnpackError, unpackb
+from spraycc.wire.zmtp import Dealer, ZmtpClosed, ZmtpError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the runner ~9 ms
 if TYPE_CHECKING:
-    from spraycc import rules
-    from spraycc.zmtp import Connection
+    from spraycc.step import rules
+    from spraycc.wire.zmtp import Connection
 
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
@@ -150,7 +151,7 @@ def connect(info: serverfile.ServerInfo) -> Connection:
     for endpoint in serverfile.endpoints(info):
         try:
             if endpoint.startswith("tcp://") and info.serverkey:
-                from spraycc.curvelink import CurveDealer
+                from spraycc.net.curvelink import CurveDealer
 
                 return CurveDealer(endpoint, serverkey=info.serverkey, timeout=CONNECT_TIMEOUT)
             return Dealer(endpoint, timeout=CONNECT_TIMEOUT)
@@ -632,7 +633,7 @@ def server_rules(info: serverfile.ServerInfo | None) -> list[rules.Rule]:
     """The placement rules the server published in its file (none without a server)."""
     if info is None or not any(key.startswith("rule.") for key in info.fields):
         return []  # the common case: `rules` is not even imported
-    from spraycc import rules
+    from spraycc.step import rules
 
     try:
         return rules.from_fields(info.fields)
@@ -738,7 +739,7 @@ def _main(opts: Options, argv: list[str]) -> int:
     return status
 
 
-SEVERAL = "several sources in one command"  # the classifier's reason (spraycc.classify)
+SEVERAL = "several sources in one command"  # the classifier's reason (spraycc.step.classify)
 
 
 def split_parts(argv: list[str], cwd: str) -> list[list[str]] | None:

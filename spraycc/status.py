@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgpack
 import zmq
 
-from spraycc import protocol as p
-from spraycc import serverfile, transport
 from spraycc.errors import ProtocolError, Refused, ServerUnavailable
+from spraycc.net import transport
+from spraycc.wire import protocol as p
+from spraycc.wire import serverfile
 
 if TYPE_CHECKING:
-    from spraycc import auth
+    from spraycc.net import auth
 
 TIMEOUT = 5.0  # seconds to wait for an answer before calling the server unreachable
 CSI = "\x1b["
@@ -46,7 +47,8 @@ class Connection:
         self.curve: auth.CurveClient | None = None
         serverkey = info.get("serverkey")
         if self.endpoint.startswith("tcp://") and serverkey:
-            from spraycc import auth, keys
+            from spraycc.net import auth
+            from spraycc.wire import keys
 
             try:
                 self.curve = auth.CurveClient(self.ctx, self.endpoint,

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from spraycc import masquerade, serverfile
+from spraycc import masquerade
 from spraycc.errors import ConfigError, SprayError
+from spraycc.wire import serverfile
 
 SCHEDULERS = ("slurm", "lsf", "pbs", "sge", "openlava", "local")
 SAMPLE_SPRAYCC = "/opt/spraycc/bin/spraycc"  # the placeholder path in conf/*.toml
@@ -57,7 +58,7 @@ def config_candidates(workspace: Path) -> list[tuple[Path, str]]:
     """Config files in lookup order with their state, each one loaded and validated: "in use"
     (the first one present: the one a server here reads), "shadowed by the one above",
     "absent", and for a file that does not load, "invalid: <why>"."""
-    from spraycc.config import candidates, parse
+    from spraycc.server.config import candidates, parse
 
     out, used = [], False
     explicit = os.environ.get("SPRAYCC_CONFIG")
@@ -89,7 +90,8 @@ def config_in_use_error(rows: list[tuple[Path, str]]) -> str | None:
 
 def paths(workspace: Path, log_file: Path) -> list[tuple[str, str]]:
     """(label, path and state) for every file and directory spraycc uses."""
-    from spraycc import history, keys, sessions
+    from spraycc.server import history, sessions
+    from spraycc.wire import keys
 
     rows = [(f"config ({i + 1})", f"{path}  [{state}]")
             for i, (path, state) in enumerate(config_candidates(workspace))]
@@ -143,7 +145,7 @@ def starter_config(scheduler: str, dest: Path, say: Say) -> bool:
         return False
     except OSError as exc:
         raise InitError(f"cannot write {dest}: {exc.strerror}") from None
-    from spraycc.config import parse
+    from spraycc.server.config import parse
 
     parse(dest)  # the sample must be valid as written; a ConfigError names the key
     say(f"wrote a starter config for {scheduler} to {dest} (from {sample}); "

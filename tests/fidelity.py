@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 
-from spraycc.classify import TMP, Decision, classify
+from spraycc.step.classify import TMP, Decision, classify
 
 Snapshot = dict[str, tuple[bytes, int]]
 

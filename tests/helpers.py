@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from spraycc import protocol as p
 from spraycc.errors import PeerGone
+from spraycc.wire import protocol as p
 
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")

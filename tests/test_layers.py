@@ -75,10 +75,10 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
 
 # What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
 # adding one is a decision. Placement rules, masquerade and float packing stay out of the way.
-REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.placement", "spraycc.inputs",
-               "spraycc.classify", "spraycc.flags", "spraycc.cmdline", "spraycc.compilers",
-               "spraycc.serverfile", "spraycc.taskkey", "spraycc.errors", "spraycc.protocol",
-               "spraycc.minipack", "spraycc.zmtp"}
+REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.step.placement", "spraycc.step.inputs",
+               "spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline", "spraycc.step.compilers",
+               "spraycc.wire.serverfile", "spraycc.step.taskkey", "spraycc.errors", "spraycc.wire.protocol",
+               "spraycc.wire.minipack", "spraycc.wire.zmtp"}
 # Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
 # shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).
 REMOTE_EXTRA = {"_socket", "__future__", "_signal", "gc"}  # gc is built in

@@ -1,6 +1,6 @@
 """`spraycc history`: the longest recorded steps and the predicted critical tail of a build.
 
-The prediction replays the server's own scheduling policy (docs/history.md, taskqueue) on the
+The prediction replays the server's own scheduling policy (docs/history.md, server.order) on the
 recorded durations: every recorded step is queued at once, dependency steps (-M/-MM) first,
 then longest first, and each goes to the executor that becomes free first. That is LPT list
 scheduling; Graham's bound says its makespan is at most 4/3 - 1/(3N) times the optimum. The

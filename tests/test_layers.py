@@ -1,6 +1,14 @@
-"""The dependency direction, read from the imports: leaves at the bottom, the three roles side
-by side (never importing one another), the CLI on top and imported by nothing; and the
-runner's start-up path free of heavy modules."""
+"""The layout is the dependency rule (docs/architecture.md): packages whose boundaries are the
+import budgets, held here as a few rules read from the imports, plus the runner's start-up path
+measured with `python -X importtime`.
+
+* spraycc/wire and spraycc/step are the runner's start-up path: the standard library only when
+  loaded (a function on a rare path may import more), and from spraycc only the package root,
+  errors, wire and step.
+* The roles side by side: the runner, the executor and the server package never import one
+  another; nothing imports the CLI layer.
+* Package __init__ files cost nothing: empty (the root holds only constants).
+"""
 
 from __future__ import annotations
 
@@ -12,45 +20,92 @@ from pathlib import Path
 import pytest
 from helpers import SPRAYCC, running_server
 
-PKG = Path(__file__).resolve().parent.parent / "spraycc"
-ROLES = {"runner", "broker", "server", "executor"}
-TOP = {"cli", "entry", "__main__"}
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "spraycc"
+RUNNER_PATH = ("spraycc.wire", "spraycc.step")  # packages the runner loads per compile
+ROLES = {"runner": ("spraycc.runner",), "executor": ("spraycc.executor",),
+         "server": ("spraycc.server",)}
+TOP = ("spraycc.cli", "spraycc.entry", "spraycc.__main__")
 
 
-def spraycc_imports(module: str) -> set[str]:
-    """spraycc modules imported anywhere in `module` (top level or inside functions)."""
-    tree = ast.parse((PKG / f"{module}.py").read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "spraycc":
-                found.update(alias.name for alias in node.names)
-            elif node.module.startswith("spraycc."):
-                found.add(node.module.split(".")[1])
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+def under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _module_level(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of a module outside its functions (imports there run when it is loaded)."""
+    found: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        todo.extend(n for n in ast.iter_child_nodes(node)
+                    if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+    return found
+
+
+def imports(module: str, *, loading: bool = False) -> tuple[set[str], set[str]]:
+    """(spraycc modules, other top-level modules) that `module` imports anywhere in it, or with
+    `loading` only those imported when it is loaded (not inside its functions)."""
+    ours: set[str] = set()
+    others: set[str] = set()
+    tree = ast.parse(MODULES[module].read_text())
+    for node in _module_level(tree) if loading else ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module.split(".")[0] != "spraycc":
+                others.add(node.module.split(".")[0])
+                continue
+            for alias in node.names:  # `from spraycc.wire import protocol`: a module
+                full = f"{node.module}.{alias.name}"
+                ours.add(full if full in MODULES else node.module)
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("spraycc."):
-                    found.add(alias.name.split(".")[1])
-    return found - {"__version__"}
+                top = alias.name.split(".")[0]
+                (ours if top == "spraycc" else others).add(
+                    alias.name if top == "spraycc" else top)
+    return ours, others
 
 
-MODULES = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
+@pytest.mark.parametrize("module", [m for m in MODULES if under(m, RUNNER_PATH)])
+def test_runner_path_packages_use_the_standard_library_only(module: str) -> None:
+    others = imports(module, loading=True)[1]  # a rare path (key generation) may load more
+    assert others <= set(sys.stdlib_module_names), f"{module} imports {others}"
+    ours = imports(module)[0]
+    allowed = ("spraycc.errors", *RUNNER_PATH)
+    assert all(m == "spraycc" or under(m, allowed) for m in ours), f"{module} imports {ours}"
 
 
-@pytest.mark.parametrize("module", sorted(ROLES))
-def test_roles_do_not_import_each_other(module: str) -> None:
-    others = spraycc_imports(module) & ROLES - {module}
-    if module == "server":  # the server process owns the broker: that is its job
-        assert others <= {"broker"}
-    else:
-        assert not others, f"{module} imports {others}"
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_roles_do_not_import_each_other(role: str) -> None:
+    others = tuple(p for r, ps in ROLES.items() if r != role for p in ps)
+    for module in [m for m in MODULES if under(m, ROLES[role])]:
+        bad = {m for m in imports(module)[0] if under(m, others)}
+        assert not bad, f"{module} imports {bad}"
 
 
-@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_nothing_below_imports_the_cli(module: str) -> None:
-    if module in TOP:
+    if under(module, TOP):
         return
-    assert not spraycc_imports(module) & TOP, f"{module} imports the CLI layer"
+    bad = {m for m in imports(module)[0] if under(m, TOP)}
+    assert not bad, f"{module} imports the CLI layer: {bad}"
+
+
+def test_package_init_files_cost_nothing() -> None:
+    for path in PKG.rglob("__init__.py"):
+        if path.parent == PKG:  # the root: a docstring and constants, no import
+            tree = ast.parse(path.read_text())
+            assert all(isinstance(n, (ast.Expr, ast.Assign)) for n in tree.body), path
+        else:
+            assert path.read_text() == "", f"{path} is not empty"
 
 
 def loaded_modules(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
@@ -67,17 +122,20 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
     heavy = {"typer", "click", "rich", "zmq", "msgpack", "tomllib", "json", "re", "enum",
              "typing", "dataclasses", "subprocess", "logging", "socket", "selectors",
              "platformdirs", "fnmatch", "shlex", "tempfile"}
-    roles = {f"spraycc.{m}" for m in ("broker", "server", "executor", "cli", "cluster",
-                                      "history", "transport", "auth", "status")}
+    roles = ("spraycc.server", "spraycc.executor", "spraycc.cli", "spraycc.net",
+             "spraycc.forecast", "spraycc.status")
     assert not loaded & heavy, f"runner imports {sorted(loaded & heavy)}"
-    assert not loaded & roles, f"runner imports {sorted(loaded & roles)}"
+    bad = sorted(m for m in loaded if under(m, roles))
+    assert not bad, f"runner imports {bad}"
 
 
 # What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
 # adding one is a decision. Placement rules, masquerade and float packing stay out of the way.
-REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.step.placement", "spraycc.step.inputs",
-               "spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline", "spraycc.step.compilers",
-               "spraycc.wire.serverfile", "spraycc.step.taskkey", "spraycc.errors", "spraycc.wire.protocol",
+REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.errors",
+               "spraycc.step", "spraycc.step.placement", "spraycc.step.classify",
+               "spraycc.step.flags", "spraycc.step.cmdline", "spraycc.step.compilers",
+               "spraycc.step.taskkey", "spraycc.step.inputs",
+               "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.protocol",
                "spraycc.wire.minipack", "spraycc.wire.zmtp"}
 # Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
 # shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).

@@ -159,7 +159,7 @@ def validate(data: dict[str, Any], where: str) -> dict[str, Any]:
     return values
 
 
-# Keys whose values land in the words appended to the start command (cluster.exec_words).
+# Keys whose values land in the words appended to the start command (supply.exec_words).
 APPENDED = ("executor_tmpdir", "callback_host")
 
 RULE_KEYS = ("match", "regex", "where")

@@ -31,8 +31,7 @@ from zmq.utils import z85
 from spraycc.errors import ServerExists, WorkspaceUnwritable
 from spraycc.net import auth
 from spraycc.net.transport import RouterTransport
-from spraycc.server import filewatch as serverwatch
-from spraycc.server import logprivacy, sessions
+from spraycc.server import filewatch, logprivacy, sessions
 from spraycc.server.batch import inert, resolve_scheduler
 from spraycc.server.broker import Broker, Hooks
 from spraycc.server.config import Config
@@ -126,12 +125,12 @@ class Server:
         self.ctx = zmq.Context()
         self.transport = RouterTransport(self.ctx)
         # 0700: the private ipc socket. Local executors get its path on their command line,
-        # which must stay shell-inert (cluster.exec_words): a TMPDIR with spaces is passed over.
+        # which must stay shell-inert (supply.exec_words): a TMPDIR with spaces is passed over.
         tmp = tempfile.gettempdir()
         self.rundir = Path(tempfile.mkdtemp(prefix="spraycc-", dir=tmp if inert(tmp) else "/tmp"))
         self.server_file = str(workspace / serverfile.NAME)
         self.wrote_file = False
-        self.file_watch: serverwatch.FileWatch | None = None  # keeps the file in place
+        self.file_watch: filewatch.FileWatch | None = None  # keeps the file in place
         self.file_checked = clock()
         self.stop_reason = ""
         self.exit_code = 0
@@ -196,7 +195,7 @@ class Server:
         self.claim()
         log.info("session %s: workspace %s, pid %d on %s", self.session, self.workspace,
                  os.getpid(), os.uname().nodename)
-        outer = serverwatch.enclosing_server(str(self.workspace))
+        outer = filewatch.enclosing_server(str(self.workspace))
         if outer is not None and serverfile.alive(outer):
             log.warning("a server (pid %d on %s) serves the enclosing workspace %s: runners "
                         "below %s use this one instead (the nearest %s wins)", outer.pid,
@@ -243,7 +242,7 @@ class Server:
 
     def exec_args(self, curve: bool = True) -> list[str]:
         """The executor options appended after `exec --callme=... --launch=...`: all of them
-        shell-inert (cluster.exec_words): the session key as 64 hex digits, the tmpdir as
+        shell-inert (supply.exec_words): the session key as 64 hex digits, the tmpdir as
         validated by config, the wall time as a plain decimal number."""
         args = [f"--serverkey={z85.decode(self.serverkey).hex()}"] if curve else []
         if self.cfg.executor_tmpdir:
@@ -308,7 +307,7 @@ class Server:
             try:
                 serverfile.create(self.server_file, fields)
                 self.wrote_file = True
-                self.file_watch = serverwatch.FileWatch(self.server_file, fields, serverfile.alive)
+                self.file_watch = filewatch.FileWatch(self.server_file, fields, serverfile.alive)
                 return
             except FileExistsError:
                 self.check_existing()
@@ -448,7 +447,7 @@ class Server:
             log.info("executors are connected again: tasks run remotely")
         self.sample_rate(now)
         self.report(now)
-        if self.file_watch is not None and now - self.file_checked >= serverwatch.CHECK_INTERVAL:
+        if self.file_watch is not None and now - self.file_checked >= filewatch.CHECK_INTERVAL:
             self.file_checked = now
             replaced = self.file_watch.check()
             if replaced:

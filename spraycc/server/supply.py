@@ -18,7 +18,7 @@ the broker reports (docs/cluster.md):
   takes the load, while the other keeps only its first jobs waiting;
 * local pools (processes on this host) are filled first: they start at once.
 
-Job bookkeeping: the submit command's output gives the cluster job id (scheduler.parse_job_id).
+Job bookkeeping: the submit command's output gives the cluster job id (batch.parse_job_id).
 A pending job that has not connected after `pending_timeout` is cancelled and forgotten (and,
 if its pool never got an executor, counts as a failure of the pool). Pending jobs are also
 cancelled after `release_delay` without any work, like idle executors are released, and all

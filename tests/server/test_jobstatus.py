@@ -1,5 +1,5 @@
 """spraycc.server.jobstatus (what the batch system says about our jobs) and the shell-inert words
-the server appends to start commands (cluster.exec_words), including real re-joins by shells.
+the server appends to start commands (supply.exec_words), including real re-joins by shells.
 
 Slurm and Grid Engine samples are recorded from the harness clusters on this machine (Slurm
 22.05.8, Grid Engine 8.1.9); LSF, OpenLava and PBS Pro samples follow the output their manuals

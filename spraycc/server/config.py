@@ -39,6 +39,9 @@ KEYS: dict[str, Key] = {
     "max_count": Key((int,), 200, minimum=1),
     "keep_pending": Key((int,), 3, minimum=0),
     "release_delay": Key((int, float), 30.0, minimum=0),
+    # Waiting runners sleep between heartbeats (docs/usage.md, "What waiting runners cost"):
+    # a hung server is given up after five of them.
+    "runner_heartbeat": Key((int, float), 30.0, minimum=0.1),
     # An idle server holds no executor (they go after release_delay) and costs nothing, while
     # one that has gone makes the next build run locally: it waits out a working day's pauses.
     "idle_shutdown_after": Key((int, float), 8 * 3600.0, minimum=0),

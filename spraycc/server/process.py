@@ -151,6 +151,7 @@ class Server:
             hooks=_SupplyHooks(self),
             local_slots=cfg.local_slots_for(os.cpu_count() or 1),
             release_delay=float(cfg.release_delay),
+            runner_heartbeat=float(cfg.runner_heartbeat),
             max_attempts=cfg.max_attempts,
             straggler_factor=float(cfg.straggler_factor),
             straggler_min_seconds=float(cfg.straggler_min_seconds),
@@ -287,7 +288,7 @@ class Server:
             "ipc": self.ipc,
             "tcp": f"tcp://{self.callme}",
             "code": self.code,
-            "heartbeat": f"{p.RUNNER_HEARTBEAT_INTERVAL:g}",
+            "heartbeat": f"{float(self.cfg.runner_heartbeat):g}",
             "fallback": self.cfg.fallback,
             "serverkey": self.serverkey.decode(),
         }

@@ -18,10 +18,11 @@ import pytest
 from helpers import SPRAYCC, run, running_server, wait_for
 
 FAKE_GCC = r"""#!/bin/sh
-# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT.
+# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT; it takes
+# (and ignores) the -MD -MF FILE the runner adds for the input check.
 out=""; src=""
 while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift;; -c) ;; *) src="$1";; esac
+  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
   shift
 done
 read -r _ seconds < "$src"

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from helpers import SPRAYCC, ancestors, process_state, running_server, wait_for
 
-FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\nlocal_count = 1\n"
-# Heartbeats every 1 s, a peer silent for 5 of them is dead (spraycc/wire/protocol.py): the runner
-# and the executor notice a hung server within ~6 s; 30 s leaves room on a loaded machine.
+FAST = ("idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\nlocal_count = 1\n"
+        "runner_heartbeat = 1\n")
+# Heartbeats every 1 s (runner_heartbeat for the runner), a peer silent for 5 of them is dead
+# (spraycc/wire/protocol.py): the runner and the executor notice a hung server within ~6 s;
+# 30 s leaves room on a loaded machine.
 NOTICE = 30.0
 
 

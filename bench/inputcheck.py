@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import shutil
 import signal
 import statistics
@@ -25,25 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from overhead import start_server  # bench/ is on sys.path when a bench runs
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
-
-
-def start_server(ws: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    srv = subprocess.Popen([SPRAYCC, "server"], cwd=ws, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seen = b""
-    deadline = time.monotonic() + 20
-    while b"server: " not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([srv.stderr], [], [], left)[0]:
-            raise SystemExit("bench: the server did not start")
-        chunk = os.read(srv.stderr.fileno(), 4096)  # type: ignore[union-attr]
-        if not chunk:
-            raise SystemExit(f"bench: the server exited: {seen.decode()}")
-        seen += chunk
-    return srv
 
 
 def build(ws: Path, env: dict[str, str], jobs: int) -> tuple[float, dict[str, bytes]]:

@@ -23,6 +23,23 @@ BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 
 
+# The argument walk of the tests' `gcc -c SRC -o OUT` stand-ins (shell): sets $out and $src,
+# and takes (and ignores) the -MD -MF FILE the runner adds for the input check
+# (docs/usage.md, "Inputs are checked").
+FAKE_CC_ARGS = r"""out=""; src=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
+  shift
+done
+"""
+
+# A remote command that leaves a background child ignoring SIGTERM and a plain one, writes the
+# three PIDs to main.pid, child.pid and child2.pid, then waits; `started` is its signal.
+def process_group_cmd(started: str) -> str:
+    return ("(trap '' TERM; exec sleep 300) & echo $! > child.pid; "
+            f"sleep 300 & echo $! > child2.pid; echo $$ > main.pid; {started}; wait")
+
+
 def with_packages(modules: set[str]) -> set[str]:
     """`modules` and the packages they are in (importing one loads its package's __init__)."""
     out = set(modules)

@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SPRAYCC, ancestors, process_state, run, running_server, wait_for
+from helpers import (
+    SPRAYCC,
+    ancestors,
+    process_group_cmd,
+    process_state,
+    run,
+    running_server,
+    wait_for,
+)
 
 FAST = "idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 0\n"
 N_TESTS = 52
@@ -254,8 +262,7 @@ def test_output_streams_while_the_command_runs(workspace: Path, env: dict[str, s
 def test_ctrl_c_kills_the_whole_remote_process_group(workspace: Path,
                                                      env: dict[str, str]) -> None:
     # The command leaves a background child that even ignores SIGTERM, then waits.
-    cmd = ("(trap '' TERM; exec sleep 300) & echo $! > child.pid; "
-           "sleep 300 & echo $! > child2.pid; echo $$ > main.pid; echo started; wait")
+    cmd = process_group_cmd("echo started")
     with running_server(workspace, env, config=FAST) as srv:
         runner = subprocess.Popen([SPRAYCC, "run", "--remote", "sh", "-c", cmd], cwd=workspace,
                                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

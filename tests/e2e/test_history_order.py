@@ -15,17 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import SPRAYCC, run, running_server, wait_for
+from helpers import FAKE_CC_ARGS, SPRAYCC, run, running_server, wait_for
 
-FAKE_GCC = r"""#!/bin/sh
-# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT; it takes
-# (and ignores) the -MD -MF FILE the runner adds for the input check.
-out=""; src=""
-while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
-  shift
-done
-read -r _ seconds < "$src"
+# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT.
+FAKE_GCC = "#!/bin/sh\n" + FAKE_CC_ARGS + r"""read -r _ seconds < "$src"
 sleep "$seconds"
 printf 'object of %s\n' "$src" > "$out"
 """

@@ -16,7 +16,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import SPRAYCC, ancestors, process_state, running_server, wait_for
+from helpers import (
+    SPRAYCC,
+    ancestors,
+    process_group_cmd,
+    process_state,
+    running_server,
+    wait_for,
+)
 
 FAST = ("idle_shutdown_after = 60\nrelease_delay = 30\nstatus_interval = 1\nlocal_count = 1\n"
         "runner_heartbeat = 1\n")
@@ -80,9 +87,7 @@ def test_a_server_lost_mid_step_runs_it_locally_once(
 @pytest.mark.timeout(60)
 def test_a_sigkilled_runner_has_its_remote_process_group_killed(
         workspace: Path, env: dict[str, str]) -> None:
-    # A background child that ignores SIGTERM, another plain one, then wait.
-    cmd = ("(trap '' TERM; exec sleep 300) & echo $! > child.pid; "
-           "sleep 300 & echo $! > child2.pid; echo $$ > main.pid; touch started; wait")
+    cmd = process_group_cmd("touch started")
     with running_server(workspace, env, config=FAST) as srv:
         runner = subprocess.Popen([SPRAYCC, "run", "--remote", "sh", "-c", cmd], cwd=workspace,
                                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SPRAYCC, run, running_server, wait_for
+from helpers import FAKE_CC_ARGS, SPRAYCC, run, running_server, wait_for
 from test_broker import CODE, Net, ready, submit
 
 from spraycc.server.broker import Broker, Hooks
@@ -276,16 +276,9 @@ def test_second_copy_prefers_another_host(net: Net) -> None:
 
 # --------------------------------------------------------------------------- a real run
 
-FAKE_GCC = r"""#!/bin/sh
 # A compiler stand-in: `gcc -c SRC -o OUT`. The copy that takes the marker (an atomic rename,
-# so exactly one copy can) hangs, as on an overloaded host; any other copy is fast. It takes
-# (and ignores) the -MD -MF FILE the runner adds for the input check.
-out=""; src=""
-while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
-  shift
-done
-echo "warning: compiling $src" >&2
+# so exactly one copy can) hangs, as on an overloaded host; any other copy is fast.
+FAKE_GCC = "#!/bin/sh\n" + FAKE_CC_ARGS + r"""echo "warning: compiling $src" >&2
 if mv "$SLOW_MARKER" "$SLOW_MARKER.taken" 2>/dev/null; then
   echo $$ > "$SLOW_MARKER.pid"
   exec sleep 120

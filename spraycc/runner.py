@@ -6,7 +6,11 @@ files (written to a temp name beside the target and renamed only when complete),
 status. A local step runs here, under a local slot granted by the server when one is running.
 
 This is the start-up path that runs once per compile: it imports only builtin modules and the
-runner-side leaves (protocol, minipack, zmtp, classify, serverfile). No typer, no zmq.
+runner-side leaves (protocol, minipack, zmtp, placement, decision, taskkey, serverfile). No
+typer, no zmq. What only some steps need is imported where they need it, so a runner waiting in
+its queue holds no more than it has used (docs/usage.md, "What each compile costs"): the
+classifier when a step needs classifying (spraycc.step.placement), the input check once the
+result has arrived (check_inputs).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import sys
 import time
 
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
-from spraycc.step import classify, inputs, taskkey
+from spraycc.step import taskkey
+from spraycc.step.decision import AS_FAILED, ASSEMBLER_MESSAGES, SIDE_DEPS, Decision
 from spraycc.step.placement import Options, place
 from spraycc.wire import protocol as p
 from spraycc.wire import serverfile
@@ -335,7 +340,7 @@ class Incoming:
 class RemoteStep:
     """The state of one submitted task while its messages arrive."""
 
-    def __init__(self, decision: classify.Decision, stream: bool) -> None:
+    def __init__(self, decision: Decision, stream: bool) -> None:
         self.decision = decision
         self.stream = stream  # relay stdout/stderr at once instead of holding it back
         self.task = 0
@@ -345,13 +350,13 @@ class RemoteStep:
         self.held_bytes = 0
         self.relayed = False  # some output already reached our stdout/stderr
         self.unacked = 0
-        self.assembler_failed = False  # `as` spoke on stderr (see classify.AS_FAILED)
+        self.assembler_failed = False  # `as` spoke on stderr (see decision.AS_FAILED)
         self.check = False  # compare the inputs the executor reports with ours
         self.inputs: object = None  # INPUTS of the current attempt (a list when well formed)
         self.since = 0.0  # wall-clock time of the submission
 
     def on_output(self, stream: int, data: bytes) -> None:
-        if stream == 2 and classify.ASSEMBLER_MESSAGES in data:
+        if stream == 2 and ASSEMBLER_MESSAGES in data:
             self.assembler_failed = True
         if self.stream or self.held_bytes + len(data) > BUFFER_LIMIT:
             self.flush_output()
@@ -411,7 +416,7 @@ class RemoteStep:
                 if incoming is not None:
                     incoming.discard()
                 if out.on_missing == "delete" or (
-                        out.on_missing == classify.AS_FAILED and failed
+                        out.on_missing == AS_FAILED and failed
                         and self.assembler_failed):
                     try:
                         os.unlink(out.path)
@@ -428,7 +433,7 @@ class RemoteStep:
         self.files.clear()
 
 
-def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Options,
+def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
            cwd: str, forced: bool | None = None,
            keep: list[Link] | None = None) -> int | None:
     """Run the step on an executor. Returns the exit status, or None when the caller should
@@ -450,12 +455,12 @@ def submit(info: serverfile.ServerInfo, decision: classify.Decision, opts: Optio
     if check:
         deps = decision.deps
         if not deps and decision.side_deps:
-            deps = classify.SIDE_DEPS
+            deps = SIDE_DEPS
             argv = [*argv, *decision.side_deps]
         check = bool(deps)
     if decision.tty_flag and os.isatty(2):
         # A local compiler would colour its diagnostics at this terminal; the remote one
-        # writes to a pipe. The flag changes no output file (see classify.Decision).
+        # writes to a pipe. The flag changes no output file (see decision.Decision).
         argv = [*argv, decision.tty_flag]
     body = p.pack_body(
         os.fsencode(cwd),
@@ -582,6 +587,8 @@ def finish(step: RemoteStep, msg: p.Result, verbose: bool) -> int | None:
 def check_inputs(step: RemoteStep, msg: p.Result) -> None:
     """Raise StaleView (after discarding the result) when the executor read an input that
     differs from ours, or failed for want of a file we have (docs/usage.md)."""
+    from spraycc.step import inputs  # after the result: a waiting runner has not loaded it
+
     decision = step.decision
     cwd = os.getcwd()
     found = None
@@ -607,8 +614,12 @@ def readonly_dirs(info: serverfile.ServerInfo, compiler: str, cwd: str) -> list[
     """Directory prefixes whose files the executor does not report: the server's
     readonly_dirs, and the compiler's installation prefix unless the build is inside it."""
     dirs = info.get("readonly_dirs")
-    prefixes = [d.rstrip("/") + "/" for d in dirs.split(":") if d] if dirs else list(
-        inputs.DEFAULT_READONLY)
+    if dirs:
+        prefixes = [d.rstrip("/") + "/" for d in dirs.split(":") if d]
+    else:  # a server file without them (a server always writes them): the defaults
+        from spraycc.step.inputs import DEFAULT_READONLY
+
+        prefixes = list(DEFAULT_READONLY)
     if compiler.startswith("/"):
         prefix = os.path.dirname(os.path.dirname(compiler)).rstrip("/") + "/"
         if prefix != "/" and not (cwd + "/").startswith(prefix) and prefix not in prefixes:
@@ -745,10 +756,11 @@ SEVERAL = "several sources in one command"  # the classifier's reason (spraycc.s
 def split_parts(argv: list[str], cwd: str) -> list[list[str]] | None:
     """`gcc -c a.c b.c` as one command per source, when each of them goes remote."""
     from spraycc import parts
+    from spraycc.step.classify import classify  # loaded already: this step was classified
 
     env = dict(os.environ)
     split = parts.split(argv, cwd, env)
-    if split is None or not all(classify.classify(part, cwd, env).remote for part in split):
+    if split is None or not all(classify(part, cwd, env).remote for part in split):
         return None
     return split
 

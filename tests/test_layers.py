@@ -130,13 +130,20 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
 
 
 # What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
-# adding one is a decision. Placement rules, masquerade and float packing stay out of the way.
+# adding one is a decision. Placement rules, masquerade and float packing stay out of the way;
+# the input check (inputs) comes in only once the result has arrived.
 REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.errors",
-               "spraycc.step", "spraycc.step.placement", "spraycc.step.classify",
-               "spraycc.step.flags", "spraycc.step.cmdline", "spraycc.step.compilers",
-               "spraycc.step.taskkey", "spraycc.step.inputs",
+               "spraycc.step", "spraycc.step.placement", "spraycc.step.decision",
+               "spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",
+               "spraycc.step.compilers", "spraycc.step.taskkey", "spraycc.step.inputs",
                "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.protocol",
                "spraycc.wire.minipack", "spraycc.wire.zmtp"}
+# What `spraycc run --remote CMD` loads: no classifier (and no input check), so each of the
+# thousand runners a `make -j1000` keeps waiting holds less (docs/usage.md, "What each compile
+# costs").
+FORCED_PATH = REMOTE_PATH - {"spraycc.step.classify", "spraycc.step.flags",
+                             "spraycc.step.cmdline", "spraycc.step.compilers",
+                             "spraycc.step.inputs"}
 # Beyond what the interpreter loads for `pass`: the only extension module is _socket (a
 # shared library on builds with a shared libpython, whose dlopen alone costs ~0.3 ms).
 REMOTE_EXTRA = {"_socket", "__future__", "_signal", "gc"}  # gc is built in
@@ -152,6 +159,25 @@ def test_remote_compile_loads_only_its_own_path(workspace: Path, env: dict[str, 
     spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
     assert spraycc == REMOTE_PATH
     assert loaded - floor - spraycc <= REMOTE_EXTRA, sorted(loaded - floor - spraycc)
+
+
+@pytest.mark.timeout(60)
+def test_forced_remote_step_loads_no_classifier(workspace: Path, env: dict[str, str]) -> None:
+    with running_server(workspace, env):
+        loaded = loaded_modules([SPRAYCC, "run", "--remote", "--output", "out.txt", "sh", "-c",
+                                 'echo made > "$SPRAYCC_OUTPUT_DIR/out.txt"'], workspace, env)
+    assert (workspace / "out.txt").read_text() == "made\n"
+    floor = loaded_modules(["-c", "pass"], workspace, env)
+    spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
+    assert spraycc == FORCED_PATH, sorted(spraycc ^ FORCED_PATH)
+    assert len(FORCED_PATH) == 13
+    assert loaded - floor - spraycc <= REMOTE_EXTRA, sorted(loaded - floor - spraycc)
+
+
+def test_local_step_loads_no_classifier(tmp_path: Path) -> None:
+    loaded = loaded_modules(["-m", "spraycc", "run", "--local", "true"], tmp_path)
+    assert not loaded & {"spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",
+                         "spraycc.step.compilers", "spraycc.step.inputs"}, sorted(loaded)
 
 
 def test_entry_spells_the_run_name_like_masquerade() -> None:

@@ -47,10 +47,12 @@ tests/test_fidelity_e2e.py through a real server and `spraycc run`):
 
 Modules: spraycc.step.flags (the tables, pure data), spraycc.step.compilers (which compiler argv
 runs, through PATH, symlinks and ccache), spraycc.step.cmdline (response files and the walk over
-the arguments), and this one (the decision and the plan of outputs and argument rewrites).
+the arguments), spraycc.step.decision (the Decision and Output records, re-exported here), and
+this one (the decision and the plan of outputs and argument rewrites).
 
-Runner-path module (imported once per compile): imports only `os`, `stat` and the three
-modules above, which import nothing but `os`.
+Runner-path module (imported once per compile, and only when a step needs classifying; see
+spraycc.step.placement): imports only `os`, `stat` and the four modules above, which import
+nothing but `os`.
 """
 
 from __future__ import annotations
@@ -58,12 +60,15 @@ from __future__ import annotations
 import os
 import stat
 
-from spraycc import TEMP_DIR as TMP
 from spraycc.step import flags
 from spraycc.step.cmdline import Parsed, expand, parse, split_response_file
 from spraycc.step.compilers import compiler_family, driver_version, find_driver
+from spraycc.step.decision import AS_FAILED, ASSEMBLER_MESSAGES, SIDE_DEPS, TMP, Decision, Output
 
 __all__ = [
+    "ASSEMBLER_MESSAGES",
+    "AS_FAILED",
+    "SIDE_DEPS",
     "TMP",
     "Decision",
     "Output",
@@ -72,116 +77,6 @@ __all__ = [
     "compiler_family",
     "split_response_file",
 ]
-
-SIDE_DEPS = "in/deps.d"
-"""Where the dependency file asked for on the side goes, under TMP (see Decision.deps)."""
-
-# on_missing of a gcc object: removed after a failed step only if the assembler ran and
-# failed, as the gcc driver does (it deletes its -o target once `as` has started).
-AS_FAILED = "as-failed"
-# What `as` (binutils) prints before its errors; the runner looks for it in the step's stderr.
-ASSEMBLER_MESSAGES = b"Assembler messages:"
-
-
-class Output:
-    """One file the step writes.
-
-    path: where a local run writes it (relative to cwd, or absolute).
-    collect: where the remote run leaves it, relative to the executor's temp dir.
-    on_missing: what the runner does when the remote run did not produce it: AS_FAILED (delete
-    it only if the step failed in the assembler, see primary_on_missing), "delete" (a local
-    run would have removed an existing target) or "keep" (leave an existing target alone).
-    keep_mode: a local run rewrites an existing target in place (fopen "w": .d, .s, .i, .su),
-    so it keeps its mode; otherwise the file is created afresh (0666 & ~umask).
-    """
-
-    __slots__ = ("collect", "keep_mode", "on_missing", "path")
-
-    def __init__(self, path: str, collect: str, on_missing: str, keep_mode: bool = False) -> None:
-        self.path = path
-        self.collect = collect
-        self.on_missing = on_missing
-        self.keep_mode = keep_mode
-
-    def __repr__(self) -> str:
-        return f"Output({self.path!r}, {self.collect!r}, {self.on_missing!r}, {self.keep_mode})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Output) and self._key() == other._key()
-
-    def _key(self) -> tuple[str, str, str, bool]:
-        return (self.path, self.collect, self.on_missing, self.keep_mode)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class Decision:
-    """What spraycc does with one command: where it runs, why, and which files it touches.
-
-    For a local decision `argv` is the original command and `env` is empty; `inputs` and
-    `outputs` are then a best effort, for `spraycc explain`.
-
-    tty_flag: an argument the runner appends to a remote `argv` when its own stderr is a
-    terminal ("" for none). A local compiler colours its diagnostics at a terminal; a remote
-    one writes to a pipe and would not. "-fdiagnostics-color=always" changes only the
-    diagnostics: gcc records it neither in DW_AT_producer (-grecord-gcc-switches, on by
-    default) nor in .GCC.command.line (-frecord-gcc-switches), nor in the LTO option section
-    (objects compared with gcc 12 and clang 14). Not "-fdiagnostics-urls=always", although
-    gcc >= 10 at a terminal such as TERM=xterm-256color also wraps option names in OSC 8
-    hyperlinks: gcc 12 records that flag in DW_AT_producer, so a -g object would differ. The
-    colours are the same; those invisible hyperlink escapes are missing.
-    """
-
-    __slots__ = (
-        "argv",
-        "compiler",
-        "dependency_task",
-        "deps",
-        "env",
-        "incdirs",
-        "inputs",
-        "outputs",
-        "reason",
-        "remote",
-        "side_deps",
-        "tty_flag",
-    )
-
-    def __init__(
-        self,
-        remote: bool,
-        reason: str,
-        argv: list[str],
-        env: dict[str, str | None] | None = None,
-        inputs: list[str] | None = None,
-        outputs: list[Output] | None = None,
-        dependency_task: bool = False,
-        compiler: str = "",
-        tty_flag: str = "",
-        deps: str = "",
-        side_deps: list[str] | None = None,
-        incdirs: list[str] | None = None,
-    ) -> None:
-        self.remote = remote
-        self.reason = reason
-        self.argv = argv
-        self.env = env if env is not None else {}
-        self.inputs = inputs if inputs is not None else []
-        self.outputs = outputs if outputs is not None else []
-        self.dependency_task = dependency_task
-        self.compiler = compiler
-        self.tty_flag = tty_flag
-        # The input check (spraycc.step.inputs): `deps` is the dependency file the remote step
-        # writes anyway (its path under TMP), else `side_deps` the arguments that make the
-        # compiler write one under TMP without changing any other output; `incdirs` are the
-        # include directories in search order.
-        self.deps = deps
-        self.side_deps = side_deps if side_deps is not None else []
-        self.incdirs = incdirs if incdirs is not None else []
-
-    def __repr__(self) -> str:
-        where = "remote" if self.remote else "local"
-        return f"Decision({where}, {self.reason!r}, outputs={self.outputs!r})"
 
 
 def as_json_dict(d: Decision) -> dict:

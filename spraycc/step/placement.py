@@ -5,6 +5,11 @@ Order of precedence: `spraycc run --local` / `--remote`, then the first matching
 user forces remote (`--remote`, or a "remote" rule for a command the classifier does not know)
 may declare outputs, which come back like a compiler's; stdin that may carry the step's input
 keeps a rule-forced step local.
+
+Only a step that reaches the classifier loads it (spraycc.step.classify, with its flag tables,
+argument walk and compiler look-up): `--remote`, `--local` and a step a config rule places
+build their Decision from spraycc.step.decision alone, which keeps a waiting `--remote`
+runner small (docs/usage.md, "What each compile costs").
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 
-from spraycc.step import classify
+from spraycc.step.decision import TMP, Decision, Output
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the runner must not import typing
 if TYPE_CHECKING:
@@ -42,7 +47,7 @@ class Placement:
 
     __slots__ = ("decision", "forced", "rule")
 
-    def __init__(self, decision: classify.Decision, forced: bool = False,
+    def __init__(self, decision: Decision, forced: bool = False,
                  rule: rules.Rule | None = None) -> None:
         self.decision = decision
         self.forced = forced
@@ -50,7 +55,7 @@ class Placement:
 
 
 def forced_remote(argv: list[str], outputs: list[str], cwd: str,
-                  reason: str = "forced remote by --remote") -> classify.Decision:
+                  reason: str = "forced remote by --remote") -> Decision:
     """`spraycc run --remote [--output PATH]... CMD`: any command, on the user's word.
 
     Each declared output PATH is collected from `$SPRAYCC_OUTPUT_DIR/<file name of PATH>` on
@@ -64,26 +69,26 @@ def forced_remote(argv: list[str], outputs: list[str], cwd: str,
     for path in outputs:
         base = os.path.basename(path)
         if base in ("", ".", ".."):
-            return classify.Decision(False, f"declared output {path!r} is not a file: local run",
+            return Decision(False, f"declared output {path!r} is not a file: local run",
                                      argv)
         if base in names:
-            return classify.Decision(False, f"declared outputs {names[base]} and {path} have "
+            return Decision(False, f"declared outputs {names[base]} and {path} have "
                                      f"the same file name: local run", argv)
         names[base] = path
         parent = os.path.dirname(path) or "."
         if not os.access(os.path.join(cwd, parent), os.W_OK):
-            return classify.Decision(
+            return Decision(
                 False, f"output directory {parent} is missing or not writable", argv)
         collect = f"{OUTPUT_SUBDIR}/{base}"
         for i, arg in enumerate(remote_argv):
             prefix = _names_path(arg, path, cwd)
             if prefix is not None:
-                remote_argv[i] = f"{prefix}{classify.TMP}/{collect}"
-        declared.append(classify.Output(path, collect, "keep"))
+                remote_argv[i] = f"{prefix}{TMP}/{collect}"
+        declared.append(Output(path, collect, "keep"))
     env: dict[str, str | None] = {}
     if declared:
-        env[OUTPUT_DIR_VAR] = f"{classify.TMP}/{OUTPUT_SUBDIR}"
-    return classify.Decision(True, reason, remote_argv, env=env, outputs=declared,
+        env[OUTPUT_DIR_VAR] = f"{TMP}/{OUTPUT_SUBDIR}"
+    return Decision(True, reason, remote_argv, env=env, outputs=declared,
                              compiler=argv[0])
 
 
@@ -102,7 +107,7 @@ def _names_path(arg: str, path: str, cwd: str) -> str | None:
 def _same_path(a: str, b: str, cwd: str) -> bool:
     if a == b:
         return True
-    if not a or classify.TMP in a:
+    if not a or TMP in a:
         return False
     return os.path.normpath(os.path.join(cwd, a)) == os.path.normpath(os.path.join(cwd, b))
 
@@ -142,7 +147,7 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
     classifier sends remote itself (a compile, whose outputs it knows); it forces any other
     command remote, unless `check_stdin` finds input on stdin that it would not get."""
     if opts.force == "local":
-        return Placement(classify.Decision(False, "forced local by --local", argv))
+        return Placement(Decision(False, "forced local by --local", argv))
     if opts.force == "remote":
         return Placement(forced_remote(argv, opts.outputs, cwd), forced=True)
     rule = None
@@ -151,14 +156,16 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
 
         rule = first_match(rule_list, argv)
     if rule is not None and rule.where == "local":
-        return Placement(classify.Decision(False, f"{rule.describe()} says local", argv),
+        return Placement(Decision(False, f"{rule.describe()} says local", argv),
                          rule=rule)
-    decision = classify.classify(argv, cwd, dict(os.environ))
+    from spraycc.step.classify import classify  # only a step that needs classifying pays
+
+    decision = classify(argv, cwd, dict(os.environ))
     if decision.remote:
         for out in decision.outputs:
             parent = os.path.dirname(out.path) or "."
             if not os.access(parent, os.W_OK):
-                decision = classify.Decision(
+                decision = Decision(
                     False, f"output directory {parent} is not writable here", argv)
                 break
         return Placement(decision, rule=rule)
@@ -166,7 +173,7 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
         return Placement(decision)
     why = stdin_reason() if check_stdin else ""
     if why:
-        return Placement(classify.Decision(
+        return Placement(Decision(
             False, f"{rule.describe()} says remote, but {why}: local run", argv), rule=rule)
     return Placement(forced_remote(argv, [], cwd, f"{rule.describe()} says remote"),
                      forced=True, rule=rule)

@@ -23,6 +23,7 @@ from fidelity import compare_with_local, describe_difference, run_like_executor
 from fidelity_rows import CLANG_ROWS, GCC_ROWS, SOURCES, RowSpec
 from helpers import with_packages
 
+from spraycc.step import classify as classify_module
 from spraycc.step.classify import (
     TMP,
     Decision,
@@ -662,8 +663,24 @@ def test_import_is_cheap() -> None:
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     ).stdout.split()  # fmt: skip
     ours = with_packages({"spraycc.step.classify", "spraycc.step.flags", "spraycc.step.compilers",
-                          "spraycc.step.cmdline"})
+                          "spraycc.step.cmdline", "spraycc.step.decision"})
     assert set(out) <= ours | {"__future__"}, out
+
+
+def test_decision_records_are_one_leaf_shared_with_the_classifier() -> None:
+    """placement builds Decisions without the classifier: the same classes, re-exported."""
+    from spraycc.step import decision
+
+    assert classify_module.Decision is decision.Decision
+    assert classify_module.Output is decision.Output
+    assert (classify_module.TMP, classify_module.SIDE_DEPS, classify_module.AS_FAILED) == (
+        decision.TMP, decision.SIDE_DEPS, decision.AS_FAILED)
+    code = ("import sys; before = set(sys.modules); import spraycc.step.decision; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=root).stdout.split()
+    assert set(out) <= with_packages({"spraycc.step.decision"}) | {"__future__"}, out
 
 
 # ---------------------------------------------------------------------------------------------

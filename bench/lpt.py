@@ -40,9 +40,11 @@ SPRAYCC = str(BIN / "spraycc")
 
 FAKE_GCC = r"""#!/bin/sh
 # Compiler stand-in: `gcc -c SRC -o OUT` sleeps the seconds on SRC's first line (`// 0.42`).
+# The runner adds `-MD -MF FILE` for the input check (docs/usage.md, "Inputs are checked"):
+# FILE is not the source. No dependency file is written, so the check has nothing to compare.
 out=""; src=""
 while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift;; -c) ;; *) src="$1";; esac
+  case "$1" in -o) out="$2"; shift;; -MF) shift;; -c|-MD) ;; *) src="$1";; esac
   shift
 done
 read -r _ seconds < "$src"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
+from spraycc.server.hold import Holds
 from spraycc.server.order import TaskQueue
 from spraycc.server.straggler import Stragglers
 from spraycc.step.taskkey import printable
@@ -147,6 +148,7 @@ class Broker(Stragglers):
         runner_heartbeat: float = p.RUNNER_HEARTBEAT_INTERVAL,
         liveness: int = p.HEARTBEAT_LIVENESS,
         clock: Callable[[], float] = time.monotonic,
+        holds: Holds | None = None,
     ) -> None:
         self.send = send
         self.code = code
@@ -165,6 +167,8 @@ class Broker(Stragglers):
         self.runner_heartbeat = runner_heartbeat
         self.runner_expiry = runner_heartbeat * liveness
         self.clock = clock
+        # Executors held for long steps that arrive late (spraycc.server.hold); None: never.
+        self.holds = holds
         self.tasks: dict[int, TaskState] = {}
         self.executors: dict[bytes, ExecutorState] = {}
         self.idle: OrderedDict[bytes, None] = OrderedDict()  # LRU: oldest idle first
@@ -422,9 +426,18 @@ class Broker(Stragglers):
             self.counters.executor_seconds += self.clock() - ex.connected
             self.counters.busy_seconds += ex.busy_seconds
 
+    def held(self) -> int:
+        """Idle executors kept for long steps due to arrive (docs/history.md, "Long steps
+        submitted last"): queued tasks go only to the others."""
+        if self.holds is None or self.stopping:
+            return 0
+        return self.holds.reserve(self.clock(), len(self.executors))
+
     def dispatch(self) -> None:
-        """Hand queued tasks to idle executors, least recently used first."""
-        while self.idle and len(self.queue):
+        """Hand queued tasks to idle executors, least recently used first, but for those held
+        for long steps due to arrive."""
+        reserve = self.held() if self.idle and len(self.queue) else 0
+        while len(self.idle) > reserve and len(self.queue):
             task_id = self.queue.pop()
             if task_id is None:
                 break
@@ -455,6 +468,8 @@ class Broker(Stragglers):
         if self.stopping:
             self._send(peer, p.Fail("the server is stopping", True))
             return
+        if self.holds is not None:
+            self.holds.on_submit(key, now, busy=bool(self.tasks))
         self.tasks[task.id] = task
         self.runners[peer] = RunnerState(peer, now, task=task.id, name=name, started=now)
         self.counters.submitted += 1
@@ -558,6 +573,8 @@ class Broker(Stragglers):
     def tick(self) -> None:
         """Heartbeats, expiry of silent peers, release of idle executors."""
         now = self.clock()
+        if self.holds is not None and self.tasks:
+            self.holds.active(now)
         if now - self._last_heartbeat >= self.heartbeat:
             self._last_heartbeat = now
             self.send_heartbeats()
@@ -702,6 +719,8 @@ class Broker(Stragglers):
                         for seconds, name, host in sorted(c.slowest, reverse=True)[:5]],
             "stopping": self.stopping,
         }
+        if self.holds is not None:
+            snap["holds"] = self.holds.snapshot()
         snap.update(self.hooks.snapshot_extra())
         return snap
 

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from spraycc.server.batch import inert, resolve_scheduler
 from spraycc.server.broker import Broker, Hooks
 from spraycc.server.config import Config
 from spraycc.server.history import History, default_directory
+from spraycc.server.hold import ArrivalStore, Holds, pick_long
 from spraycc.server.order import TaskQueue
 from spraycc.server.supply import Pool, Supply, exec_words
 from spraycc.step import rules
@@ -144,6 +145,7 @@ class Server:
         # broker times stragglers by them, and every successful task updates them at once.
         self.history = History(default_directory())
         self.history_flushed = self.history_typical = clock()
+        self.arrivals: ArrivalStore | None = None  # when long steps arrived (load_arrivals)
         self.broker = Broker(
             self.transport.send,
             self.code,
@@ -240,6 +242,34 @@ class Server:
             log.warning("history: %s (ignored)", problem)
         self.broker.queue.unknown = self.history.typical()
         log.info("history: %d known steps in %s", len(self.history), self.history.directory)
+        self.load_arrivals()
+
+    def load_arrivals(self) -> None:
+        """When this workspace's long steps arrived in its last builds, so the broker can
+        hold executors for them (docs/history.md, "Long steps submitted last")."""
+        self.arrivals = ArrivalStore(self.history.directory, str(self.workspace))
+        recorded, problem = self.arrivals.load()
+        if problem:
+            log.warning("history: %s", problem)
+        self.broker.holds = Holds(recorded, self.long_steps)
+        if recorded:
+            log.info("history: %d long step(s) of this workspace with arrival times",
+                     len(recorded))
+
+    def long_steps(self, keys: Iterable[str]) -> set[str]:
+        """The steps among `keys` the history knows to be long (spraycc.server.hold)."""
+        return pick_long(self.history.expected, self.history.typical())(keys)
+
+    def save_arrivals(self) -> None:
+        """Write the long arrivals of finished builds (never fatal)."""
+        holds = self.broker.holds
+        finished = holds.take_finished() if holds is not None else None
+        if holds is None or finished is None or self.arrivals is None:
+            return
+        try:
+            self.arrivals.save(finished, holds.recorded)
+        except OSError as exc:
+            log.warning("history: cannot write %s: %s", self.arrivals.path, exc)
 
     def exec_args(self, curve: bool = True) -> list[str]:
         """The executor options appended after `exec --callme=... --launch=...`: all of them
@@ -349,7 +379,7 @@ class Server:
                 poller.register(watched.sock, zmq.POLLIN)
         try:
             while not self.stop_reason:
-                events = dict(poller.poll(int(p.HEARTBEAT_INTERVAL / 4 * 1000)))
+                events = dict(poller.poll(self.poll_timeout()))
                 if wake_r in events:
                     _drain(wake_r)
                 if self.zap is not None and self.zap.sock in events:
@@ -367,6 +397,16 @@ class Server:
             os.close(wake_w)
             self.shutdown()
         return self.exit_code
+
+    def poll_timeout(self) -> int:
+        """Milliseconds to wait for messages: a quarter heartbeat, or less when a hold for a
+        long step ends sooner (its executors then take other work)."""
+        timeout = p.HEARTBEAT_INTERVAL / 4
+        holds = self.broker.holds
+        deadline = holds.next_deadline() if holds is not None else None
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, deadline - self.clock()) + 0.001)
+        return int(timeout * 1000)
 
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop_reason = f"signal {signal.Signals(signum).name}"
@@ -458,6 +498,7 @@ class Server:
         if now - self.history_flushed >= HISTORY_FLUSH:
             self.history_flushed = now
             self.history.flush()
+            self.save_arrivals()
             if now - self.history_typical >= HISTORY_TYPICAL:
                 self.history_typical = now
                 self.broker.queue.unknown = self.history.typical()
@@ -587,6 +628,9 @@ class Server:
     def close_history(self) -> None:
         """Write what is left of the history and compact it (after everything else is done:
         compaction reads the whole directory)."""
+        if self.broker.holds is not None:
+            self.broker.holds.end_build()  # the history has this build's durations by now
+            self.save_arrivals()
         try:
             problems = self.history.close()
         except Exception as exc:  # history only orders tasks: never fatal

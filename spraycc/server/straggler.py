@@ -26,6 +26,7 @@ from spraycc.wire import protocol as p
 
 if TYPE_CHECKING:
     from spraycc.server.broker import Counters, ExecutorState, TaskState
+    from spraycc.server.hold import Holds
     from spraycc.server.order import TaskQueue
 
 log = logging.getLogger("spraycc.server.broker")
@@ -64,6 +65,7 @@ class Stragglers:
     straggler_factor: float
     straggler_min_seconds: float
     _cancelled_on: dict[bytes, int]
+    holds: Holds | None
 
     if TYPE_CHECKING:
         def drop_executor(self, ex: ExecutorState, reason: str) -> None: ...
@@ -75,6 +77,8 @@ class Stragglers:
     def start_copies(self, now: float) -> None:
         if not self.straggler_factor or not self.idle or len(self.queue) or self.stopping:
             return
+        if self.holds is not None and self.holds.holding(now):
+            return  # the idle executors wait for long steps due (spraycc.server.hold)
         running = [t for t in self.tasks.values() if t.current is not None]
         for task in sorted(running, key=lambda t: t.current.started if t.current else 0.0):
             if not self.idle:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -59,6 +60,8 @@ read -r _ seconds < "$src"
 sleep "$seconds"
 printf 'object of %s\n' "$src" > "$out"
 """
+
+ARRIVED = re.compile(r"arrived at \+([0-9.]+) s")
 
 MAKEFILE = """\
 all: $(OBJS)
@@ -236,11 +239,22 @@ def main() -> None:
           f"= {second / bound:.3f}x the bound, {second / ideal:.3f}x the LPT schedule "
           "(target <= 1.03)")
     print(f"ratio build 1 / build 2: {first / second:.2f}")
+    floors = []
     for i, x in enumerate(pairs, 1):
         holds = [line.split("hold: ", 1)[1] for line in x.logs[1].splitlines() if "hold: " in line]
+        starts = [j for j, line in enumerate(holds) if line.startswith("a build starts")]
+        holds = holds[starts[-1]:] if starts else holds  # the warm-up was a build of its own
         tag = f"pair {i}: " if len(pairs) > 1 else ""
         print(f"{tag}build 2 held executors: {len(holds)} event(s)" + "".join(
             f"\n  {line}" for line in holds[:8]))
+        arrived = [float(m.group(1)) for m in map(ARRIVED.search, holds) if m]
+        if arrived:
+            floors.append((max(arrived) + longest) / ideal)
+    if floors:
+        # A long step starts no sooner than it arrives: (last arrival + longest step) / LPT.
+        print(f"floor set by the long steps' arrival (after the build's first task): "
+              f"{statistics.median(floors):.3f}x the LPT schedule (median; each: "
+              + " ".join(f"{f:.3f}" for f in floors) + ")")
     copies = [line for x in pairs for log in x.logs for line in log.splitlines()
               if "second copy" in line]
     if copies:

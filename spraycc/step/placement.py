@@ -69,11 +69,10 @@ def forced_remote(argv: list[str], outputs: list[str], cwd: str,
     for path in outputs:
         base = os.path.basename(path)
         if base in ("", ".", ".."):
-            return Decision(False, f"declared output {path!r} is not a file: local run",
-                                     argv)
+            return Decision(False, f"declared output {path!r} is not a file: local run", argv)
         if base in names:
             return Decision(False, f"declared outputs {names[base]} and {path} have "
-                                     f"the same file name: local run", argv)
+                            f"the same file name: local run", argv)
         names[base] = path
         parent = os.path.dirname(path) or "."
         if not os.access(os.path.join(cwd, parent), os.W_OK):

@@ -122,6 +122,7 @@ class Server:
         logprivacy.hide(self.code)  # never on a terminal or in a log (docs/security.md)
         self.session = secrets.token_hex(4)  # tags this session's lines in the shared log
         logprivacy.tag_session(self.session)
+        p.use_extension()  # headers through the msgpack extension: same bytes, less CPU
         self.ctx = zmq.Context()
         self.transport = RouterTransport(self.ctx)
         # 0700: the private ipc socket. Local executors get its path on their command line,

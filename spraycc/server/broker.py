@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
+from spraycc.server.logprivacy import TASK_LOG
 from spraycc.server.order import TaskQueue
 from spraycc.server.straggler import Stragglers
 from spraycc.step.taskkey import printable
 from spraycc.wire import protocol as p
 
 log = logging.getLogger(__name__)
+tasklog = logging.getLogger(TASK_LOG)  # one line per task: only with -v (see logprivacy)
 
 Send = Callable[[bytes, Sequence[Any]], None]
 
@@ -433,8 +435,8 @@ class Broker(Stragglers):
             ex = self.executors[peer]
             ex.task = task.id
             task.current = Attempt(peer, task.attempt, self.clock())
-            log.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
-                      task.attempt, ex.launch, ex.host)
+            tasklog.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
+                          task.attempt, ex.launch, ex.host)
             try:
                 self.send(peer, [p.encode(p.Task(task.id, task.attempt)), task.body])
             except PeerGone:

@@ -30,7 +30,7 @@ tasklog = logging.getLogger(TASK_LOG)  # one line per task: only with -v (see lo
 Send = Callable[[bytes, Sequence[Any]], None]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class Attempt:
     """One run of a task: on which executor, under which attempt number, since when."""
 
@@ -40,7 +40,7 @@ class Attempt:
     held: list[list[Any]] = field(default_factory=list)  # a copy's OUTPUT, kept until it wins
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class TaskState:
     id: int
     runner: bytes
@@ -65,7 +65,7 @@ class TaskState:
         return self.current.executor if self.current is not None else None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class ExecutorState:
     peer: bytes
     host: str
@@ -79,7 +79,7 @@ class ExecutorState:
     tasks_done: int = 0
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class RunnerState:
     peer: bytes
     last_seen: float
@@ -452,7 +452,8 @@ class Broker(Stragglers):
         # Key and name are bytes on the wire (file names); str from here on, losslessly.
         key, name = os.fsdecode(msg.key), os.fsdecode(msg.name)
         task = TaskState(self._next_task, peer, key, name, msg.flags, body, now)
-        task.expected = self.queue.estimate(key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        dependency = bool(msg.flags & p.FLAG_DEPENDENCY)
+        task.expected = self.queue.estimate(key, dependency)
         self._next_task += 1
         if self.stopping:
             self._send(peer, p.Fail("the server is stopping", True))
@@ -460,7 +461,7 @@ class Broker(Stragglers):
         self.tasks[task.id] = task
         self.runners[peer] = RunnerState(peer, now, task=task.id, name=name, started=now)
         self.counters.submitted += 1
-        self.queue.push(task.id, key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        self.queue.push_estimated(task.id, dependency, task.expected)
         self.dispatch()  # the work first: the executor starts while the runner hears back
         self._send(peer, p.Accepted(task.id, len(self.queue)))
 

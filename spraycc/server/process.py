@@ -49,6 +49,9 @@ FD_TARGET = 4096
 HISTORY_FLUSH = 2.0  # seconds between writes of the history log: a crash loses at most this
 HISTORY_TYPICAL = 30.0  # seconds between updates of the rank of steps without history
 RECHECK = 0.5  # seconds after a closed connection before its runner is checked again
+# Timers (on_tick) run at most this often while messages keep the loop busy: a busy broker
+# wakes for every few messages, and the timers' own granularity is the poll timeout anyway.
+TICK = 0.02
 
 
 @dataclass
@@ -348,6 +351,7 @@ class Server:
         for watched in (self.zap, self.watch):
             if watched is not None:
                 poller.register(watched.sock, zmq.POLLIN)
+        next_tick = 0.0
         try:
             while not self.stop_reason:
                 events = dict(poller.poll(int(p.HEARTBEAT_INTERVAL / 4 * 1000)))
@@ -361,7 +365,10 @@ class Server:
                 if ((self.transport.sock in events or self.closed) and self.drain()
                         and self.closed):
                     self.check_closed()
-                self.on_tick()
+                now = self.clock()
+                if now >= next_tick or not events:
+                    next_tick = now + TICK
+                    self.on_tick()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             os.close(wake_r)

@@ -181,6 +181,8 @@ class FailureWatch:
         events = SERVER_FAILURES | (zmq.EVENT_DISCONNECTED if closed is not None else 0)
         self.sock = sock.get_monitor_socket(events)
         self.sock.setsockopt(zmq.LINGER, 0)
+        # A busy server reads these only every few milliseconds: none may be dropped meanwhile.
+        self.sock.setsockopt(zmq.RCVHWM, 0)
 
     def handle(self, limit: int = 4096) -> None:
         recv = self.sock.recv

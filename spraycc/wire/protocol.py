@@ -108,7 +108,10 @@ Receiver's rules
   exactly like a re-dispatch, and the other copy is cancelled.
 
 This module imports nothing heavy (it is on the runner's start-up path): records are plain
-classes with ``__slots__`` and commands are int constants, not ``enum``/``dataclasses``.
+classes with ``__slots__`` and commands are int constants, not ``enum``/``dataclasses``. Headers
+go through `minipack`; the server switches itself to the msgpack extension (`use_extension`),
+which writes the same bytes and, on anything it does not read as a valid message, leaves the
+verdict to `minipack`: the wire and the receiver's rules are the same either way.
 """
 
 from __future__ import annotations

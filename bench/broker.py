@@ -2,6 +2,7 @@
 """The server's broker under load, next to a bare pyzmq ROUTER relay measured in the same run.
 
     .venv/bin/python bench/broker.py [--quick] [--seconds S] [--transport ipc|tcp|both]
+                                     [--tree DIR]
 
 For every point of the matrix (runners in flight x fake executors; the full one is
 {10, 100, 1000} x {2, 50, 200}, --quick only the diagonal 10/2, 100/50, 1000/200) and every
@@ -19,7 +20,12 @@ queue with history, logging, timers; only its executor supply is told that execu
 available, since the fake executors are not its own launches), and the baseline, a bare pyzmq
 ROUTER relay (about 40 lines below: LRU idle executors, a FIFO, the same messages). Figures per
 point: tasks/s, server CPU per task (user+system of every server thread over the measured
-window, from /proc), p50 and p99 latency, and the ratios spraycc / relay.
+window, from /proc), the part of it spent in the server's Python thread (the rest is libzmq's
+I/O thread: connections, handshakes, framing), p50 and p99 latency, and the ratios
+spraycc / relay. `gen` is the CPU the load itself costs per task (this generator and the fake
+executors, in the relay's run): with it on the same 2 CPUs, tasks/s is bounded by about
+2 CPU-seconds / (server CPU + gen) per task, whatever the server does. `--tree DIR` measures
+the server of another checkout (its .venv if it has one) with this generator: BEFORE/AFTER.
 
 Everything shares this machine's CPUs (the generator too): the relay row is the floor that a
 Python broker on this machine can show with this generator.
@@ -106,7 +112,10 @@ while True:
         idle.append(peer)
     while idle and queue:
         task, body = queue.popleft()
-        sock.send_multipart([idle.popleft(), packb([head[0], @TASK@, task, 1]), body])
+        try:
+            sock.send_multipart([idle.popleft(), packb([head[0], @TASK@, task, 1]), body])
+        except zmq.ZMQError:  # the executor has gone: the task is lost (no retries here)
+            tasks.pop(task, None)
 """
 for _name in ("SUBMIT", "ACCEPTED", "RESULT", "READY", "TASK"):
     RELAY = RELAY.replace(f"@{_name}@", str(getattr(p.Cmd, _name)))
@@ -175,8 +184,10 @@ def executors_main(count: int, endpoint: Endpoint) -> None:
 
 # --------------------------------------------------------------------------- the runners
 
-def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> dict[str, float]:
-    """Keep `runners` tasks in flight, a fresh connection each, for WARMUP + seconds."""
+def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int,
+          load_pid: int) -> dict[str, float]:
+    """Keep `runners` tasks in flight, a fresh connection each, for WARMUP + seconds.
+    `load_pid`: the fake executors' process, whose CPU counts with the generator's."""
     ctx = zmq.Context()
     ctx.set(zmq.MAX_SOCKETS, 16384)
     poller = zmq.Poller()
@@ -186,6 +197,7 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> 
     start = time.monotonic()
     measure_from, end = start + WARMUP, start + WARMUP + seconds
     cpu0 = done0 = None
+    py0 = gen0 = 0.0
     done = 0
     serial = 0
 
@@ -204,6 +216,7 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> 
             now = time.monotonic()
             if cpu0 is None and now >= measure_from:
                 cpu0, done0, t0 = cpu_seconds(server_pid), done, now
+                py0, gen0 = cpu_seconds(server_pid, main=True), load_seconds(load_pid)
             if now >= end:
                 break
             while len(active) < runners:
@@ -229,6 +242,7 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> 
                     del active[sock]
                     sock.close(linger=0)
         cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
+        py1, gen1 = cpu_seconds(server_pid, main=True), load_seconds(load_pid)
     finally:
         for sock in active:
             sock.close(linger=0)
@@ -239,16 +253,24 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int) -> 
     return {
         "rate": tasks / (t1 - t0),
         "cpu_us": 1e6 * (cpu1 - cpu0) / max(tasks, 1),
+        "py_us": 1e6 * (py1 - py0) / max(tasks, 1),
+        "gen_us": 1e6 * (gen1 - gen0) / max(tasks, 1),
         "p50_ms": 1e3 * statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": 1e3 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
         "failures": failures,
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_seconds(pid: int, *, main: bool = False) -> float:
+    """CPU seconds of process `pid` (all threads), or of its main thread only."""
+    with open(f"/proc/{pid}/task/{pid}/stat" if main else f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def load_seconds(load_pid: int) -> float:
+    """CPU seconds of the load: this generator (all its threads) and the fake executors."""
+    return cpu_seconds(os.getpid()) + cpu_seconds(load_pid)
 
 
 # --------------------------------------------------------------------------- the servers
@@ -256,15 +278,18 @@ def cpu_seconds(pid: int) -> float:
 class Servers:
     """Starts either server in a private HOME and workspace; yields its endpoints."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, tree: Path = ROOT) -> None:
         self.tmp = tmp
+        self.tree = tree  # the checkout whose server is measured
+        venv = tree / ".venv" / "bin" / "python"
+        self.python = str(venv) if venv.exists() else sys.executable
         self.home = tmp / "home"
         self.home.mkdir()
         self.env = {**os.environ, "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / "c"),
                     "XDG_DATA_HOME": str(self.home / "d"), "XDG_STATE_HOME": str(self.home / "s"),
                     "XDG_CACHE_HOME": str(self.home / "k"),
                     "SPRAYCC_CONFIG": str(tmp / "bench.toml"),
-                    "PYTHONPATH": str(ROOT)}
+                    "PYTHONPATH": str(tree)}
         (tmp / "bench.toml").write_text("local_count = 0\nstatus_interval = 0\n")
         self.serial = 0
         self.profile = ""  # a file for the spraycc server's cProfile statistics
@@ -278,7 +303,7 @@ class Servers:
         script = self.tmp / "server.py"
         script.write_text(SPRAYCC_SERVER)
         profile = ["-m", "cProfile", "-o", self.profile] if self.profile else []
-        proc = subprocess.Popen([sys.executable, *profile, str(script)], cwd=ws, env=self.env,
+        proc = subprocess.Popen([self.python, *profile, str(script)], cwd=ws, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         path = ws / serverfile.NAME
@@ -326,7 +351,7 @@ def measure(servers: Servers, kind: str, transport: str, runners: int, executors
                               *endpoint.args()], env=servers.env, stdin=subprocess.DEVNULL)
     try:
         time.sleep(0.3 + executors / 400)  # let the fake executors connect (not measured)
-        return drive(endpoint, runners, seconds, proc.pid)
+        return drive(endpoint, runners, seconds, proc.pid, fakes.pid)
     finally:
         stop(fakes)
         stop(proc)
@@ -337,6 +362,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only 10/2, 100/50, 1000/200")
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
     ap.add_argument("--transport", choices=("ipc", "tcp", "both"), default="both")
+    ap.add_argument("--tree", metavar="DIR", type=Path, default=ROOT,
+                    help="measure the server of this checkout (default: this one)")
     ap.add_argument("--profile", metavar="FILE", help="write the spraycc server's cProfile "
                     "statistics of the last point to FILE (slows it down)")
     ap.add_argument("--executors", type=int, help=argparse.SUPPRESS)  # internal: fake executors
@@ -353,11 +380,12 @@ def main() -> None:
     points = [(10, 2), (100, 50), (1000, 200)] if args.quick else [
         (r, e) for r in (10, 100, 1000) for e in (2, 50, 200)]
     transports = ["ipc", "tcp"] if args.transport == "both" else [args.transport]
-    print(f"{'transport':9} {'runners':>7} {'execs':>5} | {'spraycc tasks/s':>15} {'CPU us':>7} "
-          f"{'p50 ms':>7} {'p99 ms':>7} | {'relay tasks/s':>13} {'CPU us':>7} {'p50 ms':>7} "
-          f"{'p99 ms':>7} | {'rate':>5} {'CPU':>5}")
+    print(f"{'transport':9} {'runners':>7} {'execs':>5} | {'spraycc tasks/s':>15} {'CPU us':>6} "
+          f"{'py us':>5} {'p50 ms':>7} {'p99 ms':>7} | {'relay tasks/s':>13} {'CPU us':>6} "
+          f"{'py us':>5} {'p50 ms':>7} {'p99 ms':>7} | {'rate':>5} {'CPU':>5} {'py':>5} | "
+          f"{'gen us':>6}")
     with tempfile.TemporaryDirectory(prefix="spraycc-bench-") as tmp:
-        servers = Servers(Path(tmp))
+        servers = Servers(Path(tmp), args.tree.resolve())
         servers.profile = os.path.abspath(args.profile) if args.profile else ""
         for transport in transports:
             for runners, executors in points:
@@ -365,11 +393,14 @@ def main() -> None:
                 r = measure(servers, "relay", transport, runners, executors, args.seconds)
                 note = f"  ({s['failures']:.0f} failed)" if s["failures"] else ""
                 print(f"{transport:9} {runners:7d} {executors:5d} | {s['rate']:15,.0f} "
-                      f"{s['cpu_us']:7.0f} {s['p50_ms']:7.1f} {s['p99_ms']:7.1f} | "
-                      f"{r['rate']:13,.0f} {r['cpu_us']:7.0f} {r['p50_ms']:7.1f} "
-                      f"{r['p99_ms']:7.1f} | {s['rate'] / r['rate']:5.2f} "
-                      f"{s['cpu_us'] / r['cpu_us']:5.2f}{note}", flush=True)
-    print("rate: spraycc tasks/s / relay tasks/s; CPU: spraycc server CPU per task / relay's")
+                      f"{s['cpu_us']:6.0f} {s['py_us']:5.0f} {s['p50_ms']:7.1f} "
+                      f"{s['p99_ms']:7.1f} | {r['rate']:13,.0f} {r['cpu_us']:6.0f} "
+                      f"{r['py_us']:5.0f} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} | "
+                      f"{s['rate'] / r['rate']:5.2f} {s['cpu_us'] / r['cpu_us']:5.2f} "
+                      f"{s['py_us'] / r['py_us']:5.2f} | {r['gen_us']:6.0f}{note}", flush=True)
+    print("CPU: server CPU per task, all threads; py: of it, the server's Python thread; rate, "
+          "CPU, py: spraycc / relay; gen: CPU per task of the load generator and the fake "
+          "executors (relay run)")
 
 
 if __name__ == "__main__":

@@ -54,10 +54,11 @@ def setup_logging(verbose: bool, logfile: Path | None = None) -> None:
     """Terminal lines prefixed `spraycc:` on stderr; optionally a rotating log file too, private
     to the user (docs/usage.md, "Logs"). Every line passes through `logprivacy.LogFilter`: no
     secret reaches either, and file lines carry the server's session id."""
-    from spraycc.server.logprivacy import LogFilter, PrivateLogHandler
+    from spraycc.server.logprivacy import TASK_LOG, LogFilter, PrivateLogHandler
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger(TASK_LOG).setLevel(logging.DEBUG if verbose else logging.INFO)
     term = logging.StreamHandler(sys.stderr)
     term.setFormatter(logging.Formatter("spraycc: %(message)s"))
     term.addFilter(LogFilter())

@@ -19,17 +19,19 @@ from typing import Any
 
 from spraycc.errors import PeerGone, ProtocolError, VersionMismatch
 from spraycc.server.hold import Holds
+from spraycc.server.logprivacy import TASK_LOG
 from spraycc.server.order import TaskQueue
 from spraycc.server.straggler import Stragglers
 from spraycc.step.taskkey import printable
 from spraycc.wire import protocol as p
 
 log = logging.getLogger(__name__)
+tasklog = logging.getLogger(TASK_LOG)  # one line per task: only with -v (see logprivacy)
 
 Send = Callable[[bytes, Sequence[Any]], None]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class Attempt:
     """One run of a task: on which executor, under which attempt number, since when."""
 
@@ -39,7 +41,7 @@ class Attempt:
     held: list[list[Any]] = field(default_factory=list)  # a copy's OUTPUT, kept until it wins
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class TaskState:
     id: int
     runner: bytes
@@ -64,7 +66,7 @@ class TaskState:
         return self.current.executor if self.current is not None else None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class ExecutorState:
     peer: bytes
     host: str
@@ -78,7 +80,7 @@ class ExecutorState:
     tasks_done: int = 0
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made and read for every task
 class RunnerState:
     peer: bytes
     last_seen: float
@@ -446,8 +448,8 @@ class Broker(Stragglers):
             ex = self.executors[peer]
             ex.task = task.id
             task.current = Attempt(peer, task.attempt, self.clock())
-            log.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
-                      task.attempt, ex.launch, ex.host)
+            tasklog.debug("task %d (%s) attempt %d to executor %s on %s", task.id, task.name,
+                          task.attempt, ex.launch, ex.host)
             try:
                 self.send(peer, [p.encode(p.Task(task.id, task.attempt)), task.body])
             except PeerGone:
@@ -463,7 +465,8 @@ class Broker(Stragglers):
         # Key and name are bytes on the wire (file names); str from here on, losslessly.
         key, name = os.fsdecode(msg.key), os.fsdecode(msg.name)
         task = TaskState(self._next_task, peer, key, name, msg.flags, body, now)
-        task.expected = self.queue.estimate(key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        dependency = bool(msg.flags & p.FLAG_DEPENDENCY)
+        task.expected = self.queue.estimate(key, dependency)
         self._next_task += 1
         if self.stopping:
             self._send(peer, p.Fail("the server is stopping", True))
@@ -473,7 +476,7 @@ class Broker(Stragglers):
         self.tasks[task.id] = task
         self.runners[peer] = RunnerState(peer, now, task=task.id, name=name, started=now)
         self.counters.submitted += 1
-        self.queue.push(task.id, key, bool(msg.flags & p.FLAG_DEPENDENCY))
+        self.queue.push_estimated(task.id, dependency, task.expected)
         self.dispatch()  # the work first: the executor starts while the runner hears back
         self._send(peer, p.Accepted(task.id, len(self.queue)))
 

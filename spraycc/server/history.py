@@ -73,7 +73,11 @@ class BadRecord(ValueError):
 
 def encode_record(key: str, ts: float, seconds: float) -> str:
     """One record line. ASCII only (json escapes the rest), so a byte flip is always caught."""
-    payload = f"{FORMAT_TAG}\t{ts!r}\t{seconds!r}\t{json.dumps(key)}"
+    # json leaves printable ASCII other than " and \ as it is: quote it without json (the
+    # server encodes a record for every successful task).
+    plain = key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+    quoted = f'"{key}"' if plain else json.dumps(key)
+    payload = f"{FORMAT_TAG}\t{ts!r}\t{seconds!r}\t{quoted}"
     return f"{payload}\t{zlib.crc32(payload.encode('ascii')):08x}\n"
 
 

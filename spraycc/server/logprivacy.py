@@ -18,6 +18,11 @@ from pathlib import Path
 from spraycc.step.taskkey import printable
 
 ACCESS_CODE = "<access code>"
+# The logger of the lines written for every task (each dispatch): debug lines like the others,
+# but kept out of the log file unless the server runs with -v (`spraycc.cli.setup_logging`). At
+# thousands of tasks a second they would cost the broker more than the task itself and rotate
+# every other line out of the file within seconds (docs/usage.md, "Logs").
+TASK_LOG = "spraycc.server.broker.tasks"
 _secrets: dict[str, str] = {}  # secret -> what is shown instead
 _session = "-"
 

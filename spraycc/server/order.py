@@ -39,7 +39,11 @@ class TaskQueue:
 
     def push(self, task_id: int, key: str, dependency: bool, *, requeue: bool = False) -> None:
         """Queue a task. A requeued task (its executor died) goes ahead of equal peers."""
-        expected = self.estimate(key, dependency)
+        self.push_estimated(task_id, dependency, self.estimate(key, dependency), requeue=requeue)
+
+    def push_estimated(self, task_id: int, dependency: bool, expected: float | None, *,
+                       requeue: bool = False) -> None:
+        """`push` with the estimate the caller has just asked for (None: no history)."""
         if expected is None:
             expected = self.unknown
         seq = -1 if requeue else next(self._seq)

@@ -3,6 +3,7 @@ and concurrent writers/compactors in separate processes (which is what happens o
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import select
@@ -565,3 +566,12 @@ def test_kill_9_loses_exactly_the_unflushed_records(tmp_path: Path, spawn: list[
     h, problems = fresh(d)
     assert problems == []
     assert {k for k, _ in h.longest(1000)} == {f"u/{i}" for i in range(100)}
+
+
+@pytest.mark.parametrize("key", ["gcc -c a.c", "", 'say "hi"', "back\\slash", "tab\there",
+                                 "del\x7f", "caf\xe9", "\u2603 snow", "nul\x00", "a/b c.o"])
+def test_record_lines_quote_keys_as_json_does(key: str) -> None:
+    payload = f"h1\t{T0!r}\t{1.5!r}\t{json.dumps(key)}"
+    line = f"{payload}\t{zlib.crc32(payload.encode('ascii')):08x}\n"
+    assert encode_record(key, T0, 1.5) == line
+    assert parse_record(line[:-1].encode()) == (key, T0, 1.5)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import msgpack
 import pytest
 
 from spraycc.errors import ProtocolError, VersionMismatch
+from spraycc.wire import minipack
 from spraycc.wire import protocol as p
 
 SAMPLES = [
@@ -149,3 +151,65 @@ def test_body_merge_flag_is_optional_and_typed() -> None:
            "timeout": 0, "merge": 1}
     with pytest.raises(ProtocolError):
         p.Body(msgpack.packb(raw))
+
+
+@pytest.fixture(params=["minipack", "extension"])
+def codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Either header codec of this process (the server uses the extension)."""
+    assert p.use_extension(request.param == "extension") == (request.param == "extension")
+    yield request.param
+    p.use_extension(False)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda m: type(m).__name__)
+def test_both_codecs_write_and_read_the_same_bytes(msg: p.Message, codec: str) -> None:
+    frame = p.encode(msg)
+    assert frame == minipack.packb([p.VERSION, msg.CMD, *(getattr(msg, f) for f in msg.FIELDS)])
+    assert p.decode(frame) == msg
+
+
+def _verdict(data: bytes) -> object:
+    try:
+        return p.decode(data)
+    except ProtocolError as exc:  # VersionMismatch included
+        return (type(exc), str(exc))
+
+
+def test_the_extension_decides_every_header_as_minipack_does() -> None:
+    """The same message or the same error, byte for byte, on valid, mutated, truncated and
+    random headers, and on the ones the extension reads but minipack refuses (ext types,
+    deep nesting, trailing bytes, bad UTF-8)."""
+    rng = random.Random(4321)
+    valid = [p.encode(m) for m in SAMPLES]
+    odd = [
+        msgpack.packb([p.VERSION, p.Cmd.TASK, msgpack.ExtType(1, b"x"), 1]),
+        msgpack.packb([msgpack.ExtType(1, b"x"), p.Cmd.TASK, 1, 1]),
+        msgpack.packb([p.VERSION, p.Cmd.TASK, 1, 1]) + b"\x00",
+        msgpack.packb([[[[[p.VERSION]]]], p.Cmd.TASK, 1, 1]),
+        msgpack.packb([p.VERSION, p.Cmd.REFUSE, [[[["deep"]]]]]),
+        b"\x93\x03\x10\xa2\xed\xa0",  # REFUSE with a lone surrogate's UTF-8
+        msgpack.packb([p.VERSION, p.Cmd.RESULT, 1, 1, 0, 1, "h", ""]),  # an int for elapsed
+        msgpack.packb([float(p.VERSION), p.Cmd.TASK, 1, 1]),
+        msgpack.packb([p.VERSION + 1, p.Cmd.TASK, 1, 1]),
+        b"\x92" + b"\x00" * (p.MAX_HEADER + 1),
+    ]
+    cases = valid + odd
+    for _ in range(5000):
+        base = bytearray(rng.choice(valid))
+        kind = rng.randrange(3)
+        if kind == 0:
+            cases.append(bytes(rng.randrange(256) for _ in range(rng.randrange(40))))
+        elif kind == 1:
+            cases.append(bytes(base[: rng.randrange(len(base))]))
+        else:
+            base[rng.randrange(len(base))] = rng.randrange(256)
+            cases.append(bytes(base))
+    try:
+        p.use_extension(False)
+        expected = [_verdict(data) for data in cases]
+        assert p.use_extension()
+        got = [_verdict(data) for data in cases]
+    finally:
+        p.use_extension(False)
+    for data, want, have in zip(cases, expected, got, strict=True):
+        assert have == want, data

@@ -28,6 +28,13 @@ def main() -> None:
             os._exit(masquerade.main(sys.argv[0], compiler, args))
     run_args = args if name == RUN_NAME else args[1:] if args and args[0] == "run" else None
     if run_args is not None:
+        from spraycc.step.compilers import is_query
+
+        if is_query(run_args):  # `gcc -dumpmachine` and the like: nothing to place
+            try:
+                os.execvp(run_args[0], run_args)
+            except OSError:
+                pass  # the runner says why, the usual way
         from spraycc.runner import main as run
 
         _loaded()

@@ -42,8 +42,9 @@ def is_query(argv: list[str]) -> bool:
     (no file, no `@file`, no `-` for stdin, no value of a separate option such as `-o out`),
     one of them a query (flags.QUERY_*). Such a command compiles nothing: it runs here at
     once, as the classifier would have it run (locally, being no compile), before the runner
-    is even loaded and without a local slot from the server (dpkg-buildflags runs `$CC -dumpmachine` for every expansion of a
-    Makefile's flags, serially inside make). Anything else returns False and is classified."""
+    is even loaded and without a local slot from the server (dpkg-buildflags runs
+    `$CC -dumpmachine` for every expansion of a Makefile's flags, serially inside make).
+    Anything else returns False and is classified."""
     if len(argv) < 2 or compiler_family(os.path.basename(argv[0])) is None:
         return False
     query = False

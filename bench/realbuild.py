@@ -4,14 +4,17 @@
     .venv/bin/python bench/realbuild.py [--pairs 3] [-j N]                 examples/demo (make)
     .venv/bin/python bench/realbuild.py --debian lua5.4 [--pairs 3]        a Debian package
     .venv/bin/python bench/realbuild.py --cmake [--pairs 3] [--tus 48]     CMake + Ninja C++
+    ... [--launcher spraycc-run]     the -I -S launcher of `spraycc init --masquerade`
 
 Each pair builds a fresh copy of the project twice, in random order: plainly with
 `make -j$(nproc)` (or `ninja -j$(nproc)`), and through spraycc (a fresh `spraycc server` with
 the local default, one executor per CPU, then make/ninja at -jN with the compiler behind
-`spraycc run`). The spraycc build is timed from the moment its server file exists (the server
-has started, as when a user starts one and then builds) to the end of make. One HOME is kept
-for all pairs, so later builds have history (docs/history.md), as a user's would. Printed:
-every pair's times and ratio, the median ratio spraycc / plain.
+`spraycc run`, or with --launcher spraycc-run behind the launcher `spraycc init --masquerade`
+writes, docs/usage.md). The spraycc build is timed from the moment the server is up with its
+local executors connected (as when a user starts one and then builds: they start with the
+server, docs/usage.md) to the end of make. One HOME is kept for all pairs, so later builds
+have history (docs/history.md), as a user's would. Printed: every pair's times and ratio, the
+median ratio spraycc / plain.
 
 --cmake generates a CMake C++ project (--tus translation units in six static libraries and a
 dozen programs that link them) and measures ninja at -j32 and -j8, each with the compile
@@ -20,12 +23,21 @@ docs/usage.md (links through `CMAKE_CXX_LINKER_LAUNCHER` too, so they take the s
 local slots instead of running -j at once beside the executors).
 
 --debian NAME needs the source package (tests/debsrc.py fetches it once into its cache);
-lua5.4 builds with `make -C src posix`, libzstd with `make -C lib libzstd.a`.
+libzstd builds with `make -C lib libzstd.a`. lua5.4 builds the objects of `make -C src posix`
+(every source compiled as C and as C++: `ALL=o`, CC and CXX through spraycc). Its Makefile
+runs every compile as `$(LIBTOOL) --mode=compile --tag=CC $(CC) ...`, with the libtool that
+the package's debian/rules generates; without one (LIBTOOL empty) every recipe fails and make
+ignores it (the leading `-`), so nothing is compiled at all: LIBTOOL here is a script that
+drops those two words and runs the compile (and src/lua5.4-deb-multiarch.h is written as
+debian/rules does). Its flags come from `$(shell dpkg-buildflags)` at
+every recipe, which runs `$CC -dumpmachine`, serially inside make: through spraycc, that is a
+runner per call (a compiler query: run at once, classify.Decision.query).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -41,12 +53,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
+LAUNCHER = [f"{SPRAYCC} run"]  # what goes in front of the compiler (--launcher)
 CPUS = os.cpu_count() or 1
 
-DEBIAN = {  # package -> (make arguments, compiler variable)
-    "lua5.4": (["-C", "src", "posix"], "CC"),
-    "libzstd": (["-C", "lib", "libzstd.a"], "CC"),
+DEBIAN = {  # package -> (make arguments, {compiler variable: its value})
+    "lua5.4": (["-C", "src", "posix", "ALL=o"], {"CC": "gcc -std=gnu99", "CXX": "g++"}),
+    "libzstd": (["-C", "lib", "libzstd.a"], {"CC": "gcc"}),
 }
+PASS_THROUGH = "#!/bin/sh\n# libtool --mode=compile --tag=X CMD...: run CMD\nshift 2\nexec \"$@\"\n"
 
 
 def sh(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -62,9 +76,9 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not (tree / ".spraycc_server").exists():
+        while not (tree / ".spraycc_server").exists() or connected(tree, env) < CPUS:
             if srv.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("bench: the server did not start")
+                raise SystemExit("bench: the server did not start with its local executors")
             time.sleep(0.01)
         start = time.perf_counter()
         build()
@@ -76,6 +90,16 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
         except subprocess.TimeoutExpired:
             srv.kill()
             srv.wait()
+
+
+def connected(tree: Path, env: dict[str, str]) -> int:
+    """Executors connected to the server of `tree` (0 while it cannot tell)."""
+    r = subprocess.run([SPRAYCC, "status", "--json"], cwd=tree, env=env, capture_output=True,
+                       timeout=30, check=False)
+    try:
+        return int(json.loads(r.stdout)["executors"])
+    except (ValueError, KeyError, TypeError):
+        return 0
 
 
 def timed(build: Callable[[], None]) -> float:
@@ -100,7 +124,7 @@ def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> tuple[float, float]:
     def spray() -> float:
         tree = fresh("spray")
         return timed_spraycc(tree, env, lambda: sh(
-            ["make", "-s", f"-j{jobs}", "LAUNCHER=spraycc run"], tree, env))
+            ["make", "-s", f"-j{jobs}", f"LAUNCHER={LAUNCHER[0]}"], tree, env))
 
     return in_random_order(plain, spray)
 
@@ -113,21 +137,33 @@ def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[f
         dsc = source_package(name)
     except Unavailable as exc:
         raise SystemExit(f"bench: {exc}") from None
-    args, var = DEBIAN[name]
+    args, compilers = DEBIAN[name]
+    if name == "lua5.4":
+        shim = tmp / "libtool-pass-through"
+        shim.write_text(PASS_THROUGH)
+        shim.chmod(0o755)
+        args = [*args, f"LIBTOOL={shim}"]
 
     def fresh() -> Path:
         tree = tmp / "tree"  # the same path for both builds: debug info holds it
         shutil.rmtree(tree, ignore_errors=True)
-        return extract(dsc, tree)
+        tree = extract(dsc, tree)
+        if name == "lua5.4":  # what debian/rules' configure step writes
+            (tree / "src" / "lua5.4-deb-multiarch.h").write_text(
+                f"#ifndef _LUA_DEB_MULTIARCH_\n#define _LUA_DEB_MULTIARCH_\n"
+                f"#define DEB_HOST_MULTIARCH \"{multiarch()}\"\n#endif\n")
+        return tree
 
     def plain() -> float:
         tree = fresh()
-        return timed(lambda: sh(["make", "-s", f"-j{CPUS}", *args], tree, env))
+        return timed(lambda: sh(["make", "-s", f"-j{CPUS}", *args,
+                                 *(f"{var}={cc}" for var, cc in compilers.items())], tree, env))
 
     def spray() -> float:
         tree = fresh()
         return timed_spraycc(tree, env, lambda: sh(
-            ["make", "-s", f"-j{jobs}", *args, f"{var}=spraycc run gcc"], tree, env))
+            ["make", "-s", f"-j{jobs}", *args,
+             *(f"{var}={LAUNCHER[0]} {cc}" for var, cc in compilers.items())], tree, env))
 
     return in_random_order(plain, spray)
 
@@ -184,9 +220,10 @@ def cmake_pair(tmp: Path, env: dict[str, str], jobs: int, tus: int,
         args = ["cmake", "-S", str(src), "-B", str(build), "-G", "Ninja",
                 "-DCMAKE_BUILD_TYPE=Release"]
         if launcher:
-            args.append(f"-DCMAKE_CXX_COMPILER_LAUNCHER={SPRAYCC};run")
+            launch = LAUNCHER[0].replace(" ", ";")
+            args.append(f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch}")
             if link_launcher:
-                args.append(f"-DCMAKE_CXX_LINKER_LAUNCHER={SPRAYCC};run")
+                args.append(f"-DCMAKE_CXX_LINKER_LAUNCHER={launch}")
         sh(args, tmp, env)
 
     def plain() -> float:
@@ -200,6 +237,11 @@ def cmake_pair(tmp: Path, env: dict[str, str], jobs: int, tus: int,
         return timed_spraycc(tmp, env, lambda: sh(["ninja", f"-j{jobs}"], build, env))
 
     return in_random_order(plain, spray)
+
+
+def multiarch() -> str:
+    r = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True)
+    return r.stdout.strip()
 
 
 def in_random_order(plain: Callable[[], float], spray: Callable[[], float]) -> tuple[float, float]:
@@ -229,6 +271,8 @@ def main() -> None:
     ap.add_argument("--debian", choices=sorted(DEBIAN), help="a Debian source package")
     ap.add_argument("--cmake", action="store_true", help="a generated CMake + Ninja project")
     ap.add_argument("--tus", type=int, default=48, help="--cmake: translation units")
+    ap.add_argument("--launcher", choices=("run", "spraycc-run"), default="run",
+                    help="`spraycc run` (default) or the spraycc-run launcher (-I -S)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="spraycc-real-") as tmp_name:
         tmp = Path(tmp_name)
@@ -242,7 +286,11 @@ def main() -> None:
             from_home = Path.home() / ".cache" / "spraycc-tests"
             env["SPRAYCC_TEST_CACHE"] = os.environ["SPRAYCC_TEST_CACHE"] = str(
                 Path("/var/cache/spraycc-tests") if os.geteuid() == 0 else from_home)
-        print(f"{CPUS} CPUs; plain builds at -j{CPUS}")
+        if args.launcher == "spraycc-run":
+            masq = tmp / "masq"
+            sh([SPRAYCC, "init", "--masquerade", str(masq)], tmp, env)
+            LAUNCHER[0] = str(masq / "spraycc-run")
+        print(f"{CPUS} CPUs; plain builds at -j{CPUS}; spraycc builds through {LAUNCHER[0]}")
         if args.cmake:
             for jobs in (32, 8):
                 for link in (False, True):

@@ -28,6 +28,14 @@ def main() -> None:
             os._exit(masquerade.main(sys.argv[0], compiler, args))
     run_args = args if name == RUN_NAME else args[1:] if args and args[0] == "run" else None
     if run_args is not None:
+        if _may_be_query(run_args):
+            from spraycc.step.compilers import is_query
+
+            if is_query(run_args):  # `gcc -dumpmachine` and the like: nothing to place
+                try:
+                    os.execvp(run_args[0], run_args)
+                except OSError:
+                    pass  # the runner says why, the usual way
         from spraycc.runner import main as run
 
         _loaded()
@@ -50,3 +58,11 @@ def _loaded() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _may_be_query(args: list[str]) -> bool:
+    """A command word, then options only: the shape of a compiler query. Every compile names a
+    file and `--remote`/`--local` start with `-`, so they load no flag tables here
+    (tests/test_layers.py pins what they load)."""
+    return (len(args) >= 2 and args[0][:1] != "-"
+            and all(len(a) > 1 and a[0] == "-" for a in args[1:]))

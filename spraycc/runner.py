@@ -708,6 +708,8 @@ def _main(opts: Options, argv: list[str]) -> int:
             if opts.verbose:
                 say(f"{len(parts)} sources: one step per source")
             return multi.run(parts, opts.verbose, same_file(1, 2))
+    if not decision.remote and decision.query:
+        _exec(argv)  # a compiler query: nothing to throttle, no server to ask (classify.Decision)
     if not decision.remote:
         try:
             return run_local(argv, info, opts.verbose)

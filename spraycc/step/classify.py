@@ -178,6 +178,7 @@ def classify(argv: list[str], cwd: str, env: dict[str, str]) -> Decision:
             outputs=plan.outputs,
             dependency_task=cmd.dep_m,
             compiler=drv.real,
+            query=cmd.query and not inputs and not plan.outputs,
         )
     return Decision(
         True,

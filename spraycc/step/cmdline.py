@@ -119,7 +119,7 @@ class Parsed:
     __slots__ = (
         "aux_info", "dep_m", "diag_colour", "emit_llvm", "extra_inputs", "family", "incdirs",
         "input_toks", "inputs", "md", "mf",
-        "mode_c", "mode_e", "mode_s", "mt_seen", "out", "pipe", "reason", "save_temps",
+        "mode_c", "mode_e", "mode_s", "mt_seen", "out", "pipe", "query", "reason", "save_temps",
         "save_temps_at", "sources", "stack_usage", "syntax_only", "time_trace", "wp_deps",
     )  # fmt: skip
 
@@ -136,6 +136,7 @@ class Parsed:
         self.mt_seen = False  # -MT / -MQ given
         self.out: tuple[int, str] | None = None  # (token, path) of the last -o
         self.pipe = False
+        self.query = False  # a flag that asks the compiler about itself (flags.QUERY_*)
         self.syntax_only = False
         self.save_temps: str | None = None  # "" (plain), "cwd" or "obj"
         self.save_temps_at: list[int] = []
@@ -317,6 +318,7 @@ def _parse_flag(cmd: Parsed, a: str, tok: int) -> None:
     elif a == "-pipe":
         cmd.pipe = True
     elif a in flags.QUERY_EXACT or a.startswith(flags.QUERY_PREFIXES):
+        cmd.query = True
         cmd.local(f"not a compile: {a}")
     elif a.startswith("-f"):
         _parse_f(cmd, a)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from spraycc.step import flags
 from spraycc.step.flags import COMPILER_NAMES
 
 
@@ -33,6 +34,26 @@ def compiler_family(name: str) -> str | None:
                 continue
             return "clang" if cand.startswith("clang") else "gcc"
     return None
+
+
+def is_query(argv: list[str]) -> bool:
+    """`argv` only asks a compiler about itself (`gcc -dumpmachine`, `cc --version`,
+    `gcc -std=gnu99 -print-multiarch`): a compiler's name, then words that all start with `-`
+    (no file, no `@file`, no `-` for stdin, no value of a separate option such as `-o out`),
+    one of them a query (flags.QUERY_*). Such a command compiles nothing: it runs here at
+    once, as the classifier would have it run (locally, being no compile), before the runner
+    is even loaded and without a local slot from the server (dpkg-buildflags runs
+    `$CC -dumpmachine` for every expansion of a Makefile's flags, serially inside make).
+    Anything else returns False and is classified."""
+    if len(argv) < 2 or compiler_family(os.path.basename(argv[0])) is None:
+        return False
+    query = False
+    for a in argv[1:]:
+        if len(a) < 2 or a[0] != "-":
+            return False
+        if a in flags.QUERY_EXACT or a.startswith(flags.QUERY_PREFIXES):
+            query = True
+    return query
 
 
 def driver_version(path: str) -> int | None:

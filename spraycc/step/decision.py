@@ -81,6 +81,7 @@ class Decision:
         "incdirs",
         "inputs",
         "outputs",
+        "query",
         "reason",
         "remote",
         "side_deps",
@@ -101,6 +102,7 @@ class Decision:
         deps: str = "",
         side_deps: list[str] | None = None,
         incdirs: list[str] | None = None,
+        query: bool = False,
     ) -> None:
         self.remote = remote
         self.reason = reason
@@ -118,6 +120,11 @@ class Decision:
         self.deps = deps
         self.side_deps = side_deps if side_deps is not None else []
         self.incdirs = incdirs if incdirs is not None else []
+        # Only asks the compiler about itself (`gcc -dumpmachine`, `--version`, `-print-*`):
+        # no input file, no output. Nothing to throttle: the runner runs it at once, without
+        # asking the server for a local slot (dpkg-buildflags runs `$CC -dumpmachine` at every
+        # expansion of a Makefile's flags, serially inside make).
+        self.query = query
 
     def __repr__(self) -> str:
         where = "remote" if self.remote else "local"

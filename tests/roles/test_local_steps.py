@@ -119,3 +119,22 @@ def test_run_verbose_logs_each_decision(workspace: Path, env: dict[str, str]) ->
     assert link.stderr.decode().splitlines()[0] == "spraycc: local: link step"
     assert quiet.stderr == b""  # without -v a compile says nothing of its own
     assert (workspace / "prog").exists()
+
+
+@pytest.mark.timeout(60)
+def test_compiler_queries_take_no_local_slot(workspace: Path, env: dict[str, str]) -> None:
+    """`gcc -dumpmachine` and the like run at once (dpkg-buildflags runs `$CC -dumpmachine`
+    serially inside make): the same output as gcc's own, and the server counts no local
+    step for them; a link still takes a slot."""
+    (workspace / "a.c").write_text("int main(void) { return 0; }\n")
+    queries = [["gcc", "-dumpmachine"], ["gcc", "-std=gnu99", "-dumpmachine"],
+               ["gcc", "--version"], ["gcc", "-print-multiarch"]]
+    with running_server(workspace, env, config=CONFIG):
+        for query in queries:
+            want = run(query, workspace, env)
+            for launcher in ([SPRAYCC, "run"], [SPRAYCC, "run", "-v"]):
+                got = run([*launcher, *query], workspace, env)
+                assert (got.returncode, got.stdout) == (want.returncode, want.stdout), query
+        assert run([SPRAYCC, "run", "gcc", "a.c", "-o", "prog"], workspace, env).returncode == 0
+        status = json.loads(run([SPRAYCC, "status", "--json"], workspace, env).stdout)
+    assert status["local_done"] == 1, status  # the link alone

@@ -33,6 +33,7 @@ from spraycc.step.classify import (
     compiler_family,
     split_response_file,
 )
+from spraycc.step.compilers import is_query
 
 # ---------------------------------------------------------------------------------------------
 # Layer 1: hermetic tables
@@ -546,6 +547,33 @@ def test_table_is_large_enough() -> None:
 )  # fmt: skip
 def test_compiler_family(name: str, family: str | None) -> None:
     assert compiler_family(name) == family
+
+
+@pytest.mark.parametrize(
+    ("argv", "query"),
+    [
+        (["gcc", "-dumpmachine"], True), (["cc", "--version"], True),
+        (["x86_64-linux-gnu-gcc-12", "-std=gnu99", "-print-multiarch"], True),
+        (["clang", "-print-resource-dir"], True), (["g++", "-v"], True),
+        (["gcc", "-print-file-name=libgcc.a"], True),
+        (["gcc"], False), (["gcc", "-O2"], False), (["ld", "--version"], False),
+        (["make", "--version"], False), (["ccache", "gcc", "--version"], False),
+        (["gcc", "-v", "a.c"], False), (["gcc", "-v", "-x", "c", "-"], False),
+        (["gcc", "-dumpmachine", "@rsp"], False), (["gcc", "-v", "-"], False),
+        (["gcc", "-v", "-c", "a.c", "-o", "a.o"], False),
+    ],
+)  # fmt: skip
+def test_is_query(argv: list[str], query: bool) -> None:
+    assert is_query(argv) is query
+
+
+def test_decision_marks_a_query(world) -> None:
+    """A compiler query with no input is marked (the runner runs it without a local slot);
+    `gcc -v a.c` (a verbose link) is not."""
+    proj, env = world["proj"], _env(world)
+    assert classify(["gcc", "-dumpmachine"], proj, env).query
+    assert not classify(["gcc", "-v", "a.c"], proj, env).query
+    assert not classify(["gcc", "a.o", "-o", "prog"], proj, env).query
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailab
 from spraycc.step import taskkey
 from spraycc.step.decision import AS_FAILED, ASSEMBLER_MESSAGES, SIDE_DEPS, Decision
 from spraycc.step.placement import Options, place
-from spraycc.wire import protocol as p
+from spraycc.wire import messages as p
 from spraycc.wire import serverfile
 from spraycc.wire.minipack import UnpackError, unpackb
 from spraycc.wire.zmtp import Dealer, ZmtpClosed, ZmtpError

@@ -136,7 +136,7 @@ REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.errors", "
                "spraycc.step", "spraycc.step.placement", "spraycc.step.decision",
                "spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",
                "spraycc.step.compilers", "spraycc.step.taskkey", "spraycc.step.inputs",
-               "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.protocol",
+               "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.messages",
                "spraycc.wire.minipack", "spraycc.wire.zmtp"}
 # What `spraycc run --remote CMD` loads: no classifier (and no input check), so each of the
 # thousand runners a `make -j1000` keeps waiting holds less (docs/usage.md, "What each compile

@@ -5,7 +5,7 @@ heavy is imported, so a compile pays only for what one task needs (no typer, no 
 from __future__ import annotations
 
 import gc
-import os
+import posix
 import sys
 
 # masquerade.RUN_NAME, spelled out so a runner does not import masquerade (a test holds both).
@@ -18,31 +18,33 @@ def main() -> None:
     # every compile's start-up. Collect nothing until the modules are in (see _loaded).
     gc.disable()
     args = sys.argv[1:]
-    name = os.path.basename(sys.argv[0]) if sys.argv else ""
+    name = sys.argv[0].rpartition("/")[2] if sys.argv else ""
     if name not in ("spraycc", RUN_NAME):  # invoked as `gcc` etc. through a masquerade link?
         from spraycc import masquerade
 
         compiler = masquerade.compiler_name(sys.argv[0])
         if compiler is not None:
             _loaded()
-            os._exit(masquerade.main(sys.argv[0], compiler, args))
+            posix._exit(masquerade.main(sys.argv[0], compiler, args))
     run_args = args if name == RUN_NAME else args[1:] if args and args[0] == "run" else None
     if run_args is not None:
         if _may_be_query(run_args):
             from spraycc.step.compilers import is_query
 
             if is_query(run_args):  # `gcc -dumpmachine` and the like: nothing to place
+                from os import execvp  # its PATH search; the process is replaced anyway
+
                 try:
-                    os.execvp(run_args[0], run_args)
+                    execvp(run_args[0], run_args)
                 except OSError:
                     pass  # the runner says why, the usual way
         from spraycc.runner import main as run
 
         _loaded()
         code = run(run_args)
-        # Skip interpreter teardown: the runner writes only through os.write, nothing is
+        # Skip interpreter teardown: the runner writes only through posix.write, nothing is
         # buffered, and a build starts thousands of runners.
-        os._exit(code)
+        posix._exit(code)
     from spraycc.cli import main as cli
 
     _loaded()

@@ -16,15 +16,16 @@ result has arrived (check_inputs).
 from __future__ import annotations
 
 import _signal
-import os
+import posix
 import sys
 import time
 
+from spraycc import oslite
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
 from spraycc.step import taskkey
 from spraycc.step.decision import AS_FAILED, ASSEMBLER_MESSAGES, SIDE_DEPS, Decision
 from spraycc.step.placement import Options, place
-from spraycc.wire import protocol as p
+from spraycc.wire import messages as p
 from spraycc.wire import serverfile
 from spraycc.wire.minipack import UnpackError, unpackb
 from spraycc.wire.zmtp import Dealer, ZmtpClosed, ZmtpError
@@ -131,7 +132,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         try:
-            n = os.write(fd, view)
+            n = posix.write(fd, view)
         except InterruptedError:
             continue
         except BrokenPipeError:
@@ -162,7 +163,7 @@ def connect(info: serverfile.ServerInfo) -> Connection:
             return Dealer(endpoint, timeout=CONNECT_TIMEOUT)
         except (ZmtpError, OSError) as exc:
             error = exc
-    raise ServerUnavailable(f"cannot reach the server in {os.path.dirname(info.path)}: {error}")
+    raise ServerUnavailable(f"cannot reach the server in {oslite.dirname(info.path)}: {error}")
 
 
 def heartbeat_of(info: serverfile.ServerInfo) -> float:
@@ -220,7 +221,7 @@ def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool
         try:
             if link is None:
                 link = Link(connect(info), heartbeat_of(info))
-            link.send(p.Local(info.code, os.fsencode(argv[0])))
+            link.send(p.Local(info.code, oslite.fsencode(argv[0])))
             wait_for_grant(link)
         except (ServerUnavailable, ZmtpError, OSError) as exc:
             if verbose:
@@ -250,21 +251,23 @@ def wait_for_grant(link: Link) -> None:
 
 def _exec(argv: list[str]) -> None:
     try:
+        import os  # the process is being replaced: os.execvp's PATH search
+
         os.execvp(argv[0], argv)
     except OSError as exc:
         say(f"{argv[0]}: {exc.strerror}")
-        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+        posix._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
 def spawn_and_wait(argv: list[str], link: Link) -> int:
     start = time.monotonic()
     try:
-        pid = os.posix_spawnp(argv[0], argv, os.environ)
+        pid = posix.posix_spawnp(argv[0], argv, oslite.environb)
     except OSError as exc:
         say(f"{argv[0]}: {exc.strerror}")
         link.send(p.Done(127, 0.0))
         return 127 if isinstance(exc, FileNotFoundError) else 126
-    pidfd = os.pidfd_open(pid)
+    pidfd = posix.pidfd_open(pid)
     import select  # builtin C module, cheap
 
     try:
@@ -278,13 +281,13 @@ def spawn_and_wait(argv: list[str], link: Link) -> int:
                     link.send(p.Heartbeat())
             except (ServerUnavailable, ZmtpError):
                 pass  # the step goes on regardless of the server
-        _, wstatus = os.waitpid(pid, 0)
+        _, wstatus = posix.waitpid(pid, 0)
     except Interrupted as exc:
-        os.kill(pid, exc.signum)
-        _, wstatus = os.waitpid(pid, 0)
+        posix.kill(pid, exc.signum)
+        _, wstatus = posix.waitpid(pid, 0)
     finally:
-        os.close(pidfd)
-    status = os.waitstatus_to_exitcode(wstatus)
+        posix.close(pidfd)
+    status = posix.waitstatus_to_exitcode(wstatus)
     try:
         link.send(p.Done(status, time.monotonic() - start))
     except (ZmtpError, OSError):
@@ -302,9 +305,10 @@ class Incoming:
     def __init__(self, target: str, keep_mode: bool) -> None:
         self.target = target
         self.keep_mode = keep_mode
-        d, base = os.path.split(target)
-        self.tmp = os.path.join(d, f".{base}.{os.getpid()}.spraycc-tmp")
-        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        d, base = oslite.split(target)
+        self.tmp = oslite.join(d, f".{base}.{posix.getpid()}.spraycc-tmp")
+        flags = posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC
+        self.fd = posix.open(self.tmp, flags, 0o600)
         self.complete = False
         self.mode = 0
 
@@ -319,20 +323,20 @@ class Incoming:
         mode = (0o777 if self.mode & 0o111 else 0o666) & ~umask
         if self.keep_mode:  # a local run rewrites this file in place: it keeps its mode
             try:
-                mode = os.stat(self.target).st_mode & 0o7777
+                mode = posix.stat(self.target).st_mode & 0o7777
             except OSError:
                 pass
-        os.fchmod(self.fd, mode)
-        os.close(self.fd)
+        posix.fchmod(self.fd, mode)
+        posix.close(self.fd)
         self.fd = -1
-        os.rename(self.tmp, self.target)
+        posix.rename(self.tmp, self.target)
 
     def discard(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            posix.close(self.fd)
             self.fd = -1
         try:
-            os.unlink(self.tmp)
+            posix.unlink(self.tmp)
         except OSError:
             pass
 
@@ -405,8 +409,8 @@ class RemoteStep:
     def commit(self, failed: bool = False) -> None:
         """Move every complete output into place; outputs the step did not produce are
         removed where a local run would have removed them (`failed`: the step failed)."""
-        umask = os.umask(0o022)
-        os.umask(umask)
+        umask = posix.umask(0o022)
+        posix.umask(umask)
         primary = self.files.get(0)
         for index, out in enumerate(self.decision.outputs):
             incoming = self.files.get(index)
@@ -419,7 +423,7 @@ class RemoteStep:
                         out.on_missing == AS_FAILED and failed
                         and self.assembler_failed):
                     try:
-                        os.unlink(out.path)
+                        posix.unlink(out.path)
                     except FileNotFoundError:
                         pass
         if primary is not None and primary.complete and len(self.decision.outputs) > 1:
@@ -427,7 +431,7 @@ class RemoteStep:
             # it last (`as` runs after cc1 wrote the .d, .i, .s, .su files), and make rebuilds
             # an object whose .d file (a prerequisite in many Makefiles) is newer.
             try:
-                os.utime(primary.target)
+                posix.utime(primary.target)
             except OSError:
                 pass
         self.files.clear()
@@ -441,12 +445,12 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
     `keep`, for the local slot). `forced`: remote on the user's word (--remote or a rule),
     not the classifier's: such a step is not retried (it may have written files on the shared
     filesystem) and its output is relayed as it comes."""
-    env = dict(os.environb)
+    env = dict(oslite.environb)
     for key, value in decision.env.items():
         if value is None:
-            env.pop(os.fsencode(key), None)
+            env.pop(oslite.fsencode(key), None)
         else:
-            env[os.fsencode(key)] = os.fsencode(value)
+            env[oslite.fsencode(key)] = oslite.fsencode(value)
     argv = decision.argv
     if forced is None:
         forced = opts.force == "remote"
@@ -458,21 +462,21 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
             deps = SIDE_DEPS
             argv = [*argv, *decision.side_deps]
         check = bool(deps)
-    if decision.tty_flag and os.isatty(2):
+    if decision.tty_flag and posix.isatty(2):
         # A local compiler would colour its diagnostics at this terminal; the remote one
         # writes to a pipe. The flag changes no output file (see decision.Decision).
         argv = [*argv, decision.tty_flag]
     body = p.pack_body(
-        os.fsencode(cwd),
-        [os.fsencode(a) for a in argv],
+        oslite.fsencode(cwd),
+        [oslite.fsencode(a) for a in argv],
         env,
-        [os.fsencode(o.collect) for o in decision.outputs],
+        [oslite.fsencode(o.collect) for o in decision.outputs],
         timeout=step_timeout(opts, info),
         merge=same_file(1, 2),
-        deps=os.fsencode(deps),
+        deps=oslite.fsencode(deps),
         skip=readonly_dirs(info, decision.compiler, cwd) if check else None,
     )
-    workspace = os.path.dirname(info.path)
+    workspace = oslite.dirname(info.path)
     name = decision.outputs[0].path if decision.outputs else decision.argv[0]
     target = decision.outputs[0].path if decision.outputs else (
         decision.inputs[0] if decision.inputs else None)
@@ -486,14 +490,14 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
     step.check = check
     step.since = time.time()
     try:
-        link.send(p.Submit(info.code, os.fsencode(key), flags, os.fsencode(name)), body)
+        link.send(p.Submit(info.code, oslite.fsencode(key), flags, oslite.fsencode(name)), body)
         status = follow(link, step, opts.verbose)
         if status is None and keep is not None:
             keep.append(link)
         return status
     except StaleView as exc:
         try:
-            link.send(p.Stale(info.code, exc.host, os.fsencode(exc.path), exc.detail))
+            link.send(p.Stale(info.code, exc.host, oslite.fsencode(exc.path), exc.detail))
         except (ZmtpError, OSError):
             pass
         raise
@@ -590,7 +594,7 @@ def check_inputs(step: RemoteStep, msg: p.Result) -> None:
     from spraycc.step import inputs  # after the result: a waiting runner has not loaded it
 
     decision = step.decision
-    cwd = os.getcwd()
+    cwd = posix.getcwd()
     found = None
     if msg.status == 0:
         if type(step.inputs) is list:
@@ -607,7 +611,7 @@ def check_inputs(step: RemoteStep, msg: p.Result) -> None:
 
 def checking(info: serverfile.ServerInfo) -> bool:
     """The input check is on: the server's check_inputs, unless SPRAYCC_CHECK_INPUTS=0."""
-    return info.get("check_inputs") != "0" and os.environ.get("SPRAYCC_CHECK_INPUTS") != "0"
+    return info.get("check_inputs") != "0" and oslite.getenv("SPRAYCC_CHECK_INPUTS") != "0"
 
 
 def readonly_dirs(info: serverfile.ServerInfo, compiler: str, cwd: str) -> list[bytes]:
@@ -621,16 +625,16 @@ def readonly_dirs(info: serverfile.ServerInfo, compiler: str, cwd: str) -> list[
 
         prefixes = list(DEFAULT_READONLY)
     if compiler.startswith("/"):
-        prefix = os.path.dirname(os.path.dirname(compiler)).rstrip("/") + "/"
+        prefix = oslite.dirname(oslite.dirname(compiler)).rstrip("/") + "/"
         if prefix != "/" and not (cwd + "/").startswith(prefix) and prefix not in prefixes:
             prefixes.append(prefix)
-    return [os.fsencode(d) for d in prefixes]
+    return [oslite.fsencode(d) for d in prefixes]
 
 
 def stale_rerun(info: serverfile.ServerInfo) -> float | None:
     """Seconds to wait before re-running a stale step remotely, or None: re-run it here."""
     value = info.get("stale_rerun")
-    if not value or os.environ.get("SPRAYCC_STALE_RERUN") == "local":
+    if not value or oslite.getenv("SPRAYCC_STALE_RERUN") == "local":
         return None
     try:
         return max(0.0, float(value))
@@ -666,7 +670,7 @@ def step_timeout(opts: Options, info: serverfile.ServerInfo) -> float:
 def same_file(fd1: int, fd2: int) -> bool:
     """Both descriptors write to one file (`>log 2>&1`, a terminal, one pipe)."""
     try:
-        a, b = os.fstat(fd1), os.fstat(fd2)
+        a, b = posix.fstat(fd1), posix.fstat(fd2)
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
@@ -693,13 +697,13 @@ def main(args: list[str]) -> int:
 
 
 def _main(opts: Options, argv: list[str]) -> int:
-    cwd = os.getcwd()
+    cwd = posix.getcwd()
     info = serverfile.nearest(cwd)
     placement = place(argv, opts, cwd, server_rules(info), check_stdin=True)
     decision = placement.decision
     if opts.verbose or (opts.force == "remote" and not decision.remote):
         say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
-    fallback = os.environ.get("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    fallback = oslite.getenv_or("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
     if not decision.remote and info is not None and decision.reason.startswith(SEVERAL):
         parts = split_parts(argv, cwd)
         if parts:
@@ -760,7 +764,7 @@ def split_parts(argv: list[str], cwd: str) -> list[list[str]] | None:
     from spraycc import parts
     from spraycc.step.classify import classify  # loaded already: this step was classified
 
-    env = dict(os.environ)
+    env = oslite.environ()
     split = parts.split(argv, cwd, env)
     if split is None or not all(classify(part, cwd, env).remote for part in split):
         return None
@@ -771,7 +775,7 @@ def refused(argv: list[str], reason: str, fallback: str, verbose: bool) -> int:
     """The server turned us away: one line, and a non-zero exit unless falling back to a
     local run on refusal was asked for (SPRAYCC_FALLBACK_ON_REFUSE)."""
     say(f"refused by the server: {reason}")
-    if fallback == "local" and os.environ.get("SPRAYCC_FALLBACK_ON_REFUSE"):
+    if fallback == "local" and oslite.getenv("SPRAYCC_FALLBACK_ON_REFUSE"):
         return run_local(argv, None, verbose)
     return EX_UNAVAILABLE
 

@@ -79,7 +79,7 @@ def test_runner_path_packages_use_the_standard_library_only(module: str) -> None
     others = imports(module, loading=True)[1]  # a rare path (key generation) may load more
     assert others <= set(sys.stdlib_module_names), f"{module} imports {others}"
     ours = imports(module)[0]
-    allowed = ("spraycc.errors", *RUNNER_PATH)
+    allowed = ("spraycc.errors", "spraycc.oslite", *RUNNER_PATH)
     assert all(m == "spraycc" or under(m, allowed) for m in ours), f"{module} imports {ours}"
 
 
@@ -132,11 +132,11 @@ def test_runner_start_up_imports_only_what_one_task_needs(tmp_path: Path) -> Non
 # What a remote compile loads, exactly: any new module here costs every compile ~0.1-0.4 ms, so
 # adding one is a decision. Placement rules, masquerade and float packing stay out of the way;
 # the input check (inputs) comes in only once the result has arrived.
-REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.errors",
+REMOTE_PATH = {"spraycc", "spraycc.entry", "spraycc.runner", "spraycc.errors", "spraycc.oslite",
                "spraycc.step", "spraycc.step.placement", "spraycc.step.decision",
                "spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",
                "spraycc.step.compilers", "spraycc.step.taskkey", "spraycc.step.inputs",
-               "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.protocol",
+               "spraycc.wire", "spraycc.wire.serverfile", "spraycc.wire.messages",
                "spraycc.wire.minipack", "spraycc.wire.zmtp"}
 # What `spraycc run --remote CMD` loads: no classifier (and no input check), so each of the
 # thousand runners a `make -j1000` keeps waiting holds less (docs/usage.md, "What each compile
@@ -170,8 +170,24 @@ def test_forced_remote_step_loads_no_classifier(workspace: Path, env: dict[str, 
     floor = loaded_modules(["-c", "pass"], workspace, env)
     spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
     assert spraycc == FORCED_PATH, sorted(spraycc ^ FORCED_PATH)
-    assert len(FORCED_PATH) == 13
+    assert len(FORCED_PATH) == 14
     assert loaded - floor - spraycc <= REMOTE_EXTRA, sorted(loaded - floor - spraycc)
+
+
+@pytest.mark.timeout(60)
+def test_forced_remote_step_under_the_launcher_loads_no_os(workspace: Path,
+                                                          env: dict[str, str]) -> None:
+    # The spraycc-run launcher's interpreter (-I -S) has not loaded os: a waiting runner that
+    # loaded it would hold ~180 kB more (spraycc/oslite.py).
+    code = (f"import sys\nsys.path[:0] = [{str(ROOT)!r}]\n"
+            "sys.argv = ['spraycc-run', '--remote', '--output', 'out.txt', 'sh', '-c', "
+            "'echo made > \"$SPRAYCC_OUTPUT_DIR/out.txt\"']\n"
+            "from spraycc.entry import main\nmain()\n")
+    with running_server(workspace, env):
+        loaded = loaded_modules(["-I", "-S", "-c", code], workspace, env)
+    assert (workspace / "out.txt").read_text() == "made\n"
+    assert {m for m in loaded if m.split(".")[0] == "spraycc"} == FORCED_PATH
+    assert not loaded & {"os", "posixpath", "stat", "_collections_abc"}, sorted(loaded)
 
 
 def test_local_step_loads_no_classifier(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ runner small (docs/usage.md, "What each compile costs").
 
 from __future__ import annotations
 
-import os
-import stat
+import posix
+from _stat import S_ISCHR, S_ISFIFO, S_ISREG, S_ISSOCK
 
+from spraycc import oslite
 from spraycc.step.decision import TMP, Decision, Output
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the runner must not import typing
@@ -30,7 +31,7 @@ class Options:
     __slots__ = ("force", "outputs", "timeout", "verbose")
 
     def __init__(self) -> None:
-        self.verbose = bool(os.environ.get("SPRAYCC_VERBOSE"))
+        self.verbose = bool(oslite.getenv("SPRAYCC_VERBOSE"))
         self.force = ""  # "", "local" or "remote"
         self.outputs: list[str] = []
         self.timeout: float | None = None  # None: the server's task_timeout applies
@@ -67,15 +68,15 @@ def forced_remote(argv: list[str], outputs: list[str], cwd: str,
     declared = []
     names: dict[str, str] = {}
     for path in outputs:
-        base = os.path.basename(path)
+        base = oslite.basename(path)
         if base in ("", ".", ".."):
             return Decision(False, f"declared output {path!r} is not a file: local run", argv)
         if base in names:
             return Decision(False, f"declared outputs {names[base]} and {path} have "
                             f"the same file name: local run", argv)
         names[base] = path
-        parent = os.path.dirname(path) or "."
-        if not os.access(os.path.join(cwd, parent), os.W_OK):
+        parent = oslite.dirname(path) or "."
+        if not posix.access(oslite.join(cwd, parent), posix.W_OK):
             return Decision(
                 False, f"output directory {parent} is missing or not writable", argv)
         collect = f"{OUTPUT_SUBDIR}/{base}"
@@ -108,7 +109,7 @@ def _same_path(a: str, b: str, cwd: str) -> bool:
         return True
     if not a or TMP in a:
         return False
-    return os.path.normpath(os.path.join(cwd, a)) == os.path.normpath(os.path.join(cwd, b))
+    return oslite.normpath(oslite.join(cwd, a)) == oslite.normpath(oslite.join(cwd, b))
 
 
 def stdin_reason() -> str:
@@ -116,23 +117,23 @@ def stdin_reason() -> str:
     gets no stdin; only a terminal (which a build step should not read) or /dev/null can
     stand for that. Anything else (a pipe, a file, a socket) may carry the step's input."""
     try:
-        st = os.fstat(0)
+        st = posix.fstat(0)
     except OSError:
         return ""  # closed: the command would read nothing here either
-    if stat.S_ISCHR(st.st_mode):
-        if os.isatty(0):
+    if S_ISCHR(st.st_mode):
+        if posix.isatty(0):
             return ""
         try:
-            if st.st_rdev == os.stat("/dev/null").st_rdev:
+            if st.st_rdev == posix.stat("/dev/null").st_rdev:
                 return ""
         except OSError:
             pass
         kind = "a character device"
-    elif stat.S_ISFIFO(st.st_mode):
+    elif S_ISFIFO(st.st_mode):
         kind = "a pipe"
-    elif stat.S_ISSOCK(st.st_mode):
+    elif S_ISSOCK(st.st_mode):
         kind = "a socket"
-    elif stat.S_ISREG(st.st_mode):
+    elif S_ISREG(st.st_mode):
         kind = "a file"
     else:
         kind = "neither a terminal nor /dev/null"
@@ -159,11 +160,11 @@ def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] 
                          rule=rule)
     from spraycc.step.classify import classify  # only a step that needs classifying pays
 
-    decision = classify(argv, cwd, dict(os.environ))
+    decision = classify(argv, cwd, oslite.environ())
     if decision.remote:
         for out in decision.outputs:
-            parent = os.path.dirname(out.path) or "."
-            if not os.access(parent, os.W_OK):
+            parent = oslite.dirname(out.path) or "."
+            if not posix.access(parent, posix.W_OK):
                 decision = Decision(
                     False, f"output directory {parent} is not writable here", argv)
                 break

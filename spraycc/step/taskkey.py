@@ -20,9 +20,10 @@ end in a hash of the whole key.
 
 from __future__ import annotations
 
-import os
-
-from spraycc import TEMP_DIR  # the executor's private temp dir in a remote argv
+from spraycc import (
+    TEMP_DIR,  # the executor's private temp dir in a remote argv
+    oslite,
+)
 
 # gcc precedence: -M/-MM imply -E, which overrides -S, which overrides -c.
 MODES = ("-M", "-MM", "-E", "-S", "-c")
@@ -41,8 +42,8 @@ def mode_of(argv: list[str]) -> str:
 
 def relative(workspace: str, cwd: str, path: str) -> str:
     """`path` (relative to `cwd`) relative to the workspace root; absolute outside the root."""
-    full = os.path.normpath(os.path.join(cwd, path))
-    root = os.path.normpath(workspace)
+    full = oslite.normpath(oslite.join(cwd, path))
+    root = oslite.normpath(workspace)
     if full == root:
         return "."
     prefix = root if root.endswith("/") else root + "/"
@@ -57,13 +58,13 @@ def task_key(workspace: str, cwd: str, compiler: str, target: str | None, mode: 
     without one, primary input) is `target`. A classified compile passes its `mode`
     (`mode_of(argv)`); without a mode the step is keyed by its `args` (argv[1:]). `workspace` and
     `cwd` must be given in the same form (the runner uses real, symlink-resolved paths)."""
-    tool = os.path.basename(compiler) or "?"
+    tool = oslite.basename(compiler) or "?"
     where = relative(workspace, cwd, target) if target else "-"
     if mode:
         # Flags are left out on purpose: after a small flag change a step takes about as long
         # as before, and a stale value only costs ordering, never correctness.
         return shorten(f"{tool} {mode} {where}")
-    root = os.path.normpath(workspace)
+    root = oslite.normpath(workspace)
     rest = " ".join(_portable(a, root) for a in args or ())
     return shorten(f"{tool} {where} @{relative(workspace, cwd, '.')} {rest}".rstrip())
 

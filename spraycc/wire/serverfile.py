@@ -8,7 +8,9 @@ workspace cannot both win. On the runner's start-up path: builtins only.
 
 from __future__ import annotations
 
-import os
+import posix
+
+from spraycc import oslite
 
 NAME = ".spraycc_server"
 
@@ -49,12 +51,12 @@ class ServerInfo:
 
 def find(start: str) -> str | None:
     """Nearest server file walking up the real (symlink-resolved) tree from `start`."""
-    d = os.path.realpath(start)
+    d = oslite.realpath(start)
     while True:
-        candidate = os.path.join(d, NAME)
-        if os.path.isfile(candidate):
+        candidate = oslite.join(d, NAME)
+        if oslite.isfile(candidate):
             return candidate
-        parent = os.path.dirname(d)
+        parent = oslite.dirname(d)
         if parent == d:
             return None
         d = parent
@@ -77,7 +79,7 @@ def endpoints(info: ServerInfo) -> list[str]:
     (NULL mechanism, in a 0700 directory: only this user can connect), then its tcp address."""
     found = []
     ipc = info.get("ipc")
-    if ipc and info.host == os.uname().nodename:
+    if ipc and info.host == posix.uname().nodename:
         found.append(ipc)
     tcp = info.get("tcp")
     if tcp:
@@ -89,10 +91,10 @@ def alive(info: ServerInfo) -> bool:
     """Whether the server may still be running: on another host we cannot tell (True); on this
     one, whether its process exists and is not a zombie (exited, not yet reaped by whoever
     started it)."""
-    if info.host != os.uname().nodename or info.pid <= 0:
+    if info.host != posix.uname().nodename or info.pid <= 0:
         return True
     try:
-        os.kill(info.pid, 0)
+        posix.kill(info.pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -125,9 +127,9 @@ def create(path: str, fields: dict[str, str]) -> None:
     """Write the server file atomically, mode 0600; FileExistsError if one is already there."""
     tmp = _write_temp(path, fields)
     try:
-        os.link(tmp, path)
+        posix.link(tmp, path)
     finally:
-        os.unlink(tmp)
+        posix.unlink(tmp)
 
 
 def replace(path: str, fields: dict[str, str]) -> None:
@@ -135,26 +137,26 @@ def replace(path: str, fields: dict[str, str]) -> None:
     own file)."""
     tmp = _write_temp(path, fields)
     try:
-        os.rename(tmp, path)
+        posix.rename(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        posix.unlink(tmp)
         raise
 
 
 def _write_temp(path: str, fields: dict[str, str]) -> str:
     """The file's contents in a private temp file beside `path`, synced; its name."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{NAME}.{os.getpid()}.tmp")
+    directory = oslite.dirname(oslite.abspath(path))
+    tmp = oslite.join(directory, f".{NAME}.{posix.getpid()}.tmp")
     body = "".join(f"{k}={v}\n" for k, v in fields.items())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o600)
     try:
         try:
-            os.write(fd, body.encode(errors="surrogateescape"))
-            os.fsync(fd)
+            posix.write(fd, body.encode(errors="surrogateescape"))
+            posix.fsync(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
     except BaseException:
-        os.unlink(tmp)
+        posix.unlink(tmp)
         raise
     return tmp
 
@@ -163,6 +165,6 @@ def remove(path: str, code: str) -> None:
     """Remove the server file only if it is still ours (same access code)."""
     try:
         if read(path).code == code:
-            os.unlink(path)
+            posix.unlink(path)
     except (OSError, ValueError):
         pass

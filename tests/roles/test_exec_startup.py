@@ -135,7 +135,7 @@ def test_refused_handshake_and_wrong_version_exit_at_once(workspace, keyed_env, 
         assert "refused by the server: the server does not accept this user's key" in lines[0]
         assert took < QUICK
         # the same user, another protocol version (an old spraycc on the cluster hosts)
-        older = ["import sys; import spraycc.wire.protocol as p; p.VERSION = 99; "
+        older = ["import sys; import spraycc.wire.messages as p; p.VERSION = 99; "
                  "p._HEARTBEAT = p.packb([99, p.Cmd.HEARTBEAT]); from spraycc.cli import app; "
                  "sys.argv[0] = 'spraycc'; app()"]
         status, lines, took = exec_cmd(keyed_env, tmp_path, *args,

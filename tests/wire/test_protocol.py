@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -40,6 +43,26 @@ SAMPLES = [
 
 def test_every_command_has_a_sample() -> None:
     assert {type(m) for m in SAMPLES} == set(p.RECORDS.values())
+    assert set(p.RECORDS) == {v for k, v in vars(p.Cmd).items() if not k.startswith("_")}
+
+
+def test_a_runner_loads_only_its_own_records() -> None:
+    # The runner imports `messages`, not `protocol`: the server's and executor's records and
+    # the spec stay out of every waiting runner; with `protocol` loaded, decode knows them all.
+    code = ("import sys; from spraycc.wire import messages as m; "
+            "print(sorted(c.__name__ for c in m.RECORDS.values()), 'spraycc.wire.protocol' in "
+            "sys.modules)")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=Path(__file__).resolve().parents[2])
+    server_only = {"Ready", "Task", "Status", "Snapshot", "Stop"}
+    runner = sorted(c.__name__ for c in p.RECORDS.values() if c.__name__ not in server_only)
+    assert out.stdout.strip() == f"{runner} False"
+    with pytest.raises(ProtocolError, match="unknown command"):
+        ready = p.RECORDS.pop(p.Cmd.READY)
+        try:
+            p.decode(p.encode(p.Ready("c", "h", 1, "l")))
+        finally:
+            p.RECORDS[p.Cmd.READY] = ready
 
 
 @pytest.mark.parametrize("msg", SAMPLES, ids=lambda m: type(m).__name__)

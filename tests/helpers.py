@@ -33,6 +33,27 @@ while [ $# -gt 0 ]; do
 done
 """
 
+# A stand-in `gcc -c SRC -o OUT` that sleeps the seconds on SRC's first line (`// 0.4`) and
+# writes OUT: the history tests' steps of known length.
+SLEEPING_GCC = "#!/bin/sh\n" + FAKE_CC_ARGS + r"""read -r _ seconds < "$src"
+sleep "$seconds"
+printf 'object of %s\n' "$src" > "$out"
+"""
+
+
+def sleeping_steps(tmp_path: Path, workspace: Path, env: dict[str, str],
+                   durations: dict[str, float]) -> dict[str, str]:
+    """SLEEPING_GCC first on PATH and a source `NAME.c` in `workspace` per step of
+    `durations`; returns the environment that finds it."""
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "gcc").write_text(SLEEPING_GCC)
+    (fake / "gcc").chmod(0o755)
+    for name, seconds in durations.items():
+        (workspace / f"{name}.c").write_text(f"// {seconds}\nint {name};\n")
+    return dict(env, PATH=f"{fake}:{env['PATH']}")
+
+
 # A remote command that leaves a background child ignoring SIGTERM and a plain one, writes the
 # three PIDs to main.pid, child.pid and child2.pid, then waits; `started` is its signal.
 def process_group_cmd(started: str) -> str:

@@ -15,13 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import FAKE_CC_ARGS, SPRAYCC, run, running_server, wait_for
+from helpers import SPRAYCC, run, running_server, sleeping_steps, wait_for
 
-# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT.
-FAKE_GCC = "#!/bin/sh\n" + FAKE_CC_ARGS + r"""read -r _ seconds < "$src"
-sleep "$seconds"
-printf 'object of %s\n' "$src" > "$out"
-"""
 CONFIG = "local_count = 1\nidle_shutdown_after = 60\nrelease_delay = 30\n"
 DURATIONS = {"b": 0.05, "c": 0.05, "d": 0.05, "long": 0.6}  # submission order: long last
 
@@ -35,13 +30,7 @@ def queued(ws: Path, env: dict[str, str]) -> int:
 @pytest.mark.timeout(120)
 def test_a_real_server_sends_the_longest_known_step_first(
         tmp_path: Path, workspace: Path, env: dict[str, str]) -> None:
-    fake = tmp_path / "fakebin"
-    fake.mkdir()
-    (fake / "gcc").write_text(FAKE_GCC)
-    (fake / "gcc").chmod(0o755)
-    env = dict(env, PATH=f"{fake}:{env['PATH']}")
-    for name, seconds in DURATIONS.items():
-        (workspace / f"{name}.c").write_text(f"// {seconds}\nint {name};\n")
+    env = sleeping_steps(tmp_path, workspace, env, DURATIONS)
 
     def step(name: str) -> list[str]:
         return [SPRAYCC, "run", "gcc", "-c", f"{name}.c", "-o", f"{name}.o"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from helpers import FAKE_CC_ARGS, SPRAYCC, run, running_server
+from helpers import SPRAYCC, run, running_server, sleeping_steps
 from test_broker import CODE, Net, ready, submit
 
 from spraycc.server import hold
@@ -230,11 +230,6 @@ def test_a_damaged_store_is_reported_and_ignored(tmp_path: Path, text: str) -> N
 
 # ------------------------------------------------------------------------------ real run
 
-# `gcc -c SRC -o OUT`: sleep the seconds on SRC's first line (`// 0.4`), write OUT.
-FAKE_GCC = "#!/bin/sh\n" + FAKE_CC_ARGS + r"""read -r _ seconds < "$src"
-sleep "$seconds"
-printf 'object of %s\n' "$src" > "$out"
-"""
 CONFIG = "local_count = 2\nidle_shutdown_after = 60\nrelease_delay = 30\n"
 DURATIONS = {"a": 0.1, "b": 0.1, "c": 0.1, "long": 1.1}  # long: > LONG_MIN, submitted last
 
@@ -242,13 +237,7 @@ DURATIONS = {"a": 0.1, "b": 0.1, "c": 0.1, "long": 1.1}  # long: > LONG_MIN, sub
 @pytest.mark.timeout(120)
 def test_a_real_server_holds_an_executor_for_the_long_step_it_saw_arrive_late(
         tmp_path: Path, workspace: Path, env: dict[str, str]) -> None:
-    fake = tmp_path / "fakebin"
-    fake.mkdir()
-    (fake / "gcc").write_text(FAKE_GCC)
-    (fake / "gcc").chmod(0o755)
-    env = dict(env, PATH=f"{fake}:{env['PATH']}")
-    for name, seconds in DURATIONS.items():
-        (workspace / f"{name}.c").write_text(f"// {seconds}\nint {name};\n")
+    env = sleeping_steps(tmp_path, workspace, env, DURATIONS)
 
     def step(name: str) -> list[str]:
         return [SPRAYCC, "run", "gcc", "-c", f"{name}.c", "-o", f"{name}.o"]

@@ -263,6 +263,27 @@ def connections(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def send_task(endpoint: Endpoint, ctx: zmq.Context, serial: int) -> zmq.Socket:
+    """A fresh connection that submits task `serial`, as a runner does."""
+    sock = endpoint.socket(ctx)
+    key = b"bench/%d" % serial
+    sock.send_multipart([p.encode(p.Submit(endpoint.code, key, p.FLAG_RETRY_SAFE, key)), BODY])
+    return sock
+
+
+def task_outcome(sock: zmq.Socket) -> p.Message | None:
+    """What has arrived on a task's connection: its RESULT, FAIL or REFUSE, or None while it
+    has not ended."""
+    while True:
+        try:
+            frames = sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+        msg = p.decode(frames[0])
+        if isinstance(msg, (p.Result, p.Fail, p.Refuse)):
+            return msg
+
+
 def drive_open(endpoint: Endpoint, rate: float, seconds: float, server_pid: int,
                load_pids: list[int]) -> dict[str, float]:
     """Send tasks at Poisson times of mean `rate`, a fresh connection each, for WARMUP +
@@ -285,10 +306,7 @@ def drive_open(endpoint: Endpoint, rate: float, seconds: float, server_pid: int,
     def launch(now: float) -> None:
         nonlocal serial
         serial += 1
-        sock = endpoint.socket(ctx)
-        key = b"bench/%d" % serial
-        sock.send_multipart([p.encode(p.Submit(endpoint.code, key, p.FLAG_RETRY_SAFE, key)),
-                             BODY])
+        sock = send_task(endpoint, ctx, serial)
         sent = time.monotonic()
         active[sock] = (sent, measuring)
         if measuring:
@@ -318,26 +336,18 @@ def drive_open(endpoint: Endpoint, rate: float, seconds: float, server_pid: int,
                     due += rng.expovariate(rate)
                 timeout = max(0.0, due - time.monotonic()) * 1000
             for sock, _ in poller.poll(math.ceil(timeout)):
-                finished = False
-                while not finished:
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    msg = p.decode(frames[0])
-                    if isinstance(msg, (p.Result, p.Fail, p.Refuse)):
-                        finished = True
-                        sent, measured = active[sock]
-                        if isinstance(msg, p.Result):
-                            done += 1
-                            if measured:
-                                latencies.append(time.monotonic() - sent)
-                        elif measured:
-                            failures += 1
-                if finished:
-                    poller.unregister(sock)
-                    del active[sock]
-                    sock.close(linger=0)
+                msg = task_outcome(sock)
+                if msg is None:
+                    continue
+                sent, measured = active.pop(sock)
+                if isinstance(msg, p.Result):
+                    done += 1
+                    if measured:
+                        latencies.append(time.monotonic() - sent)
+                elif measured:
+                    failures += 1
+                poller.unregister(sock)
+                sock.close(linger=0)
         lost = sum(1 for _, m in active.values() if m)
     finally:
         for sock in active:
@@ -386,10 +396,7 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int,
     def launch() -> None:
         nonlocal serial
         serial += 1
-        sock = endpoint.socket(ctx)
-        key = b"bench/%d" % serial
-        sock.send_multipart([p.encode(p.Submit(endpoint.code, key, p.FLAG_RETRY_SAFE, key)),
-                             BODY])
+        sock = send_task(endpoint, ctx, serial)
         active[sock] = time.monotonic()
         poller.register(sock, zmq.POLLIN)
 
@@ -404,25 +411,18 @@ def drive(endpoint: Endpoint, runners: int, seconds: float, server_pid: int,
             while len(active) < runners:
                 launch()
             for sock, _ in poller.poll(50):
-                finished = False
-                while not finished:
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    msg = p.decode(frames[0])
-                    if isinstance(msg, (p.Result, p.Fail, p.Refuse)):
-                        finished = True
-                        if isinstance(msg, p.Result):
-                            done += 1
-                            if cpu0 is not None:
-                                latencies.append(time.monotonic() - active[sock])
-                        else:
-                            failures += 1
-                if finished:
-                    poller.unregister(sock)
-                    del active[sock]
-                    sock.close(linger=0)
+                msg = task_outcome(sock)
+                if msg is None:
+                    continue
+                sent = active.pop(sock)
+                if isinstance(msg, p.Result):
+                    done += 1
+                    if cpu0 is not None:
+                        latencies.append(time.monotonic() - sent)
+                else:
+                    failures += 1
+                poller.unregister(sock)
+                sock.close(linger=0)
         cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
         py1, gen1 = cpu_seconds(server_pid, main=True), load_seconds([load_pid])
     finally:

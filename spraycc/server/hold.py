@@ -170,7 +170,9 @@ class Holds:
         return max(0, min(len(self.pending), executors - 1))
 
     def holding(self, now: float) -> bool:
-        return self.reserve(now, 2) > 0
+        """Whether any long step is still due (its executors are kept idle)."""
+        self.expire(now)
+        return bool(self.pending)
 
     def next_deadline(self) -> float | None:
         return min(self.pending.values()) if self.pending else None

@@ -24,7 +24,7 @@ from spraycc import oslite
 from spraycc.errors import ExecutorLost, ProtocolError, Refused, ServerUnavailable
 from spraycc.step import taskkey
 from spraycc.step.decision import AS_FAILED, ASSEMBLER_MESSAGES, SIDE_DEPS, Decision
-from spraycc.step.placement import Options, place
+from spraycc.step.placement import Options, certainly_local, place
 from spraycc.wire import messages as p
 from spraycc.wire import serverfile
 from spraycc.wire.minipack import UnpackError, unpackb
@@ -699,11 +699,20 @@ def main(args: list[str]) -> int:
 def _main(opts: Options, argv: list[str]) -> int:
     cwd = posix.getcwd()
     info = serverfile.nearest(cwd)
-    placement = place(argv, opts, cwd, server_rules(info), check_stdin=True)
+    fallback = oslite.getenv_or("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
+    rule_list = server_rules(info)
+    if not (opts.verbose or opts.force or rule_list) and certainly_local(argv):
+        # A link, an archive, any tool with no compile word: the classifier would keep it
+        # local, so it asks for its local slot without loading the classifier (-v takes the
+        # long way, for the classifier's reason).
+        try:
+            return run_local(argv, info, False)
+        except Refused as exc:
+            return refused(argv, str(exc), fallback, False)
+    placement = place(argv, opts, cwd, rule_list, check_stdin=True)
     decision = placement.decision
     if opts.verbose or (opts.force == "remote" and not decision.remote):
         say(f"{'remote' if decision.remote else 'local'}: {decision.reason}")
-    fallback = oslite.getenv_or("SPRAYCC_FALLBACK", info.get("fallback") if info else "local")
     if not decision.remote and info is not None and decision.reason.startswith(SEVERAL):
         parts = split_parts(argv, cwd)
         if parts:

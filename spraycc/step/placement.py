@@ -140,6 +140,33 @@ def stdin_reason() -> str:
     return f"stdin is {kind} and a remote command gets none"
 
 
+# The words without which the classifier cannot send a step remote (spraycc.step.cmdline: a
+# remote step is a compile, -c/-S/-E/-M/-MM/-fsyntax-only or their long spellings, matched as
+# whole words) or without which it would still treat it as more than a plain local run (a
+# compiler query runs at once, without a local slot; a response file may hold any of them).
+# tests/step/test_placement.py holds them equal to the classifier's tables.
+COMPILE_WORDS = frozenset({
+    "-c", "-S", "-E", "-M", "-MM", "-fsyntax-only",
+    "--compile", "--assemble", "--preprocess", "--dependencies", "--user-dependencies",
+})
+QUERY_WORDS = frozenset({
+    "-v", "--verbose", "-###", "--version", "--help", "--target-help", "-dumpversion",
+    "-dumpfullversion", "-dumpmachine", "-dumpspecs",
+})
+QUERY_PREFIXES = ("-print-", "--print-", "--help=", "-dump", "--dump")
+
+
+def certainly_local(argv: list[str]) -> bool:
+    """The classifier would keep `argv` local as a plain local step (a link, `ar`, any tool):
+    no word of it asks for a compile, queries the compiler or names a response file. Such a
+    step needs no classifier: the runner asks for its local slot at once."""
+    for word in argv[1:]:
+        if word[:1] == "@" or word in COMPILE_WORDS or word in QUERY_WORDS or word.startswith(
+                QUERY_PREFIXES):
+            return False
+    return True
+
+
 def place(argv: list[str], opts: Options, cwd: str, rule_list: list[rules.Rule] | None = None,
           check_stdin: bool = False) -> Placement:
     """Where the step runs: --local/--remote first, then the first matching config rule,

@@ -4,6 +4,8 @@
   know) through `spraycc run`, with `local_slots = 2`: every step records when it started and
   ended, and no more than two may ever overlap; without a server the same steps do overlap
   (so the measurement can see an overlap).
+- The same with link-like steps (no compile word): at most two at once, and no runner loads
+  the classifier (they ask for their local slot at once).
 - `spraycc explain CMD…` prints the decision the runner would take, as JSON.
 - `spraycc run -v` and SPRAYCC_VERBOSE log the decision and its reason to stderr.
 """
@@ -66,6 +68,47 @@ def test_local_slots_limit_concurrent_local_steps(workspace: Path, env: dict[str
     with running_server(workspace, env, config=CONFIG):
         peak = _max_overlap(_make_steps(workspace, env))
     assert 1 <= peak <= 2, f"{peak} local steps ran at once with local_slots = 2"
+
+
+# A link-like step: a tool with linker-style arguments and no compile word, recording its start
+# and end like STEP (the sleep is its work, not a synchronisation).
+LINKER = "#!/bin/sh\ndate +%s%N > t/$2.start; sleep 1; date +%s%N > t/$2.end\n"
+LINK_MAKEFILE = (
+    "STEPS := $(addprefix s,$(shell seq " + str(STEPS) + "))\n"
+    "all: $(STEPS)\n"
+    "$(STEPS):\n"
+    "\t$(RUN) ./ld-like -o $@ $@.o -Lsub -lm 2> t/$@.imports\n"
+    ".PHONY: all $(STEPS)\n"
+)
+CLASSIFIER = ("spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",
+              "spraycc.step.compilers")
+
+
+@pytest.mark.timeout(180)
+def test_links_take_local_slots_without_the_classifier(workspace: Path,
+                                                       env: dict[str, str]) -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is needed")
+    (workspace / "Makefile").write_text(LINK_MAKEFILE)
+    (workspace / "ld-like").write_text(LINKER)
+    (workspace / "ld-like").chmod(0o755)
+    tdir = workspace / "t"
+    tdir.mkdir()
+    # Each runner's imports, as `python -X importtime` lists them, go to t/<step>.imports.
+    with running_server(workspace, env, config=CONFIG):
+        r = run(["make", "-j16", f"RUN={SPRAYCC} run"], workspace,
+                {**env, "PYTHONPROFILEIMPORTTIME": "1"}, timeout=120)
+        status = json.loads(run([SPRAYCC, "status", "--json"], workspace, env).stdout)
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(list(tdir.glob("*.end"))) == STEPS, "every step must have run"
+    peak = _max_overlap(tdir)
+    assert 1 <= peak <= 2, f"{peak} link-like steps ran at once with local_slots = 2"
+    assert status["local_done"] == STEPS, status
+    for imports in sorted(tdir.glob("*.imports")):
+        loaded = {line.rsplit("|", 1)[1].strip() for line in imports.read_text().splitlines()
+                  if line.startswith("import time:") and "|" in line}
+        assert "spraycc.runner" in loaded, imports.read_text()[-2000:]
+        assert not loaded & set(CLASSIFIER), f"{imports.name}: {sorted(loaded & set(CLASSIFIER))}"
 
 
 def _explain(cwd: Path, env: dict[str, str], *cmd: str) -> dict:

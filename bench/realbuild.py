@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/realbuild.py [--pairs 3] [-j N]                 examples/demo (make)
     .venv/bin/python bench/realbuild.py --debian lua5.4 [--pairs 3]        a Debian package
-    .venv/bin/python bench/realbuild.py --cmake [--pairs 3] [--tus 48]     CMake + Ninja C++
+    .venv/bin/python bench/realbuild.py --cmake [--pairs 3] [--tus 48] [--jobs 32,8]
+        [--setups compile,linker,pool] [--link-pool N]                 CMake + Ninja C++
     ... [--launcher spraycc-run]     the -I -S launcher of `spraycc init --masquerade`
 
 Each pair builds a fresh copy of the project twice, in random order: plainly with
@@ -16,11 +17,21 @@ server, docs/usage.md) to the end of make. One HOME is kept for all pairs, so la
 have history (docs/history.md), as a user's would. Printed: every pair's times and ratio, the
 median ratio spraycc / plain.
 
---cmake generates a CMake C++ project (--tus translation units in six static libraries and a
-dozen programs that link them) and measures ninja at -j32 and -j8, each with the compile
-launcher only (`CMAKE_CXX_COMPILER_LAUNCHER`) and with the recommended set-up of
-docs/usage.md (links through `CMAKE_CXX_LINKER_LAUNCHER` too, so they take the server's
-local slots instead of running -j at once beside the executors).
+--cmake generates a CMake C++ project shaped like one with many test binaries (--tus
+translation units: a third in six static libraries, each other one a test program of its own
+with a small main, linking one library; four programs link every library), so links become
+ready while compiles still run. Each of --pairs rounds builds it once plainly (`ninja
+-j$(nproc)`) and once in each of the --setups, in random order, every spraycc set-up at each
+`ninja -j` of --jobs (docs/usage.md, "CMake at any -j"):
+  compile   the compile launcher only (`CMAKE_CXX_COMPILER_LAUNCHER=spraycc;run`): ninja runs
+            the links itself, up to -j at once beside the executors;
+  linker    links through spraycc too (`CMAKE_CXX_LINKER_LAUNCHER`): each link waits for one
+            of the server's local slots;
+  pool      the compile launcher and a Ninja job pool for links (`CMAKE_JOB_POOLS=link=N`,
+            `CMAKE_JOB_POOL_LINK=link`, N = --link-pool, default one per CPU).
+Printed per round every build's time, its ratio to that round's plain build and the most
+linkers (`ld`) that ran at once (a counter in front of ld, found first through gcc's -B, in
+every build alike); then per set-up the median ratio. Configuring is not timed.
 
 --debian NAME needs the source package (tests/debsrc.py fetches it once into its cache);
 libzstd builds with `make -C lib libzstd.a`. lua5.4 builds the objects of `make -C src posix`
@@ -168,27 +179,44 @@ def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[f
     return in_random_order(plain, spray)
 
 
-def cmake_project(root: Path, tus: int) -> None:
-    """Six static libraries sharing `tus` C++ sources, twelve programs linking them."""
-    libs = 6
+LIBS = 6  # static libraries of the generated CMake project
+PROGRAMS = 4  # programs linking every library (their links come last)
+
+
+def cmake_project(root: Path, tus: int) -> int:
+    """A CMake C++ project shaped like one with many test binaries: a third of the `tus` C++
+    sources in six static libraries, each other one a test program (that source and a small
+    main, linking one library), and four programs linking every library. A test's link is
+    ready as soon as its library and its own two objects are, while later compiles still run,
+    so links can pile up beside the executors. Returns the number of links."""
     (root / "src").mkdir(parents=True)
     lines = ["cmake_minimum_required(VERSION 3.21)", "project(bench CXX)",
              "set(CMAKE_CXX_STANDARD 17)"]
-    for lib in range(libs):
+    in_libs = max(LIBS, tus // 3)
+    for lib in range(LIBS):
         names = []
-        for i in range(lib, tus, libs):
+        for i in range(lib, in_libs, LIBS):
             names.append(f"src/u{i}.cpp")
             (root / names[-1]).write_text(TU.replace("@N@", str(i)))
         lines.append(f"add_library(l{lib} STATIC {' '.join(names)})")
-    for prog in range(12):
+    tests = range(in_libs, max(in_libs, tus))
+    for t in tests:
+        lib = t % LIBS
+        (root / f"src/u{t}.cpp").write_text(TU.replace("@N@", str(t)))
+        (root / f"src/t{t}.cpp").write_text(
+            f"#include <cstdio>\nint u{t}_run(int);\nint u{lib}_run(int);\n"
+            f"int main() {{ std::printf(\"%d\\n\", u{t}_run(3) + u{lib}_run(2)); }}\n")
+        lines.append(f"add_executable(t{t} src/t{t}.cpp src/u{t}.cpp)")
+        lines.append(f"target_link_libraries(t{t} l{lib})")
+    deps = " ".join(f"l{lib}" for lib in range(LIBS))
+    for prog in range(PROGRAMS):
         (root / f"src/main{prog}.cpp").write_text(
             f"#include <cstdio>\nint u{prog}_run(int);\n"
             f"int main() {{ std::printf(\"%d\\n\", u{prog}_run({prog})); }}\n")
-        deps = " ".join(f"l{lib}" for lib in range(libs))
         lines.append(f"add_executable(p{prog} src/main{prog}.cpp)")
-        # Each library once more: the units call across libraries.
-        lines.append(f"target_link_libraries(p{prog} {deps} {deps})")
+        lines.append(f"target_link_libraries(p{prog} {deps})")
     (root / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
+    return len(tests) + PROGRAMS
 
 
 TU = """#include <map>
@@ -208,35 +236,105 @@ template <int K> int work(int n) {
 int u@N@_run(int n) { return u@N@::work<1>(n) + u@N@::work<2>(n); }
 """
 
+# The CMake set-ups compared with plain `ninja -j$(nproc)` (docs/usage.md, "CMake at any -j").
+SETUPS = {
+    "compile": "compile launcher only",
+    "linker": "compile + linker launcher through spraycc",
+    "pool": "compile launcher + a Ninja job pool for links",
+}
+# Put in front of the real `ld` (gcc's -B finds it first): each run appends its start and end
+# (ns) to the log, so the peak number of linkers at once can be read after the build.
+LD_COUNTER = """#!/bin/sh
+s=$(date +%s%N)
+@LD@ "$@"
+rc=$?
+echo "$s $(date +%s%N)" >> @LOG@
+exit $rc
+"""
 
-def cmake_pair(tmp: Path, env: dict[str, str], jobs: int, tus: int,
-               link_launcher: bool) -> tuple[float, float]:
-    src = tmp / "src-tree"
-    if not src.exists():
-        cmake_project(src, tus)
 
-    def configure(build: Path, launcher: bool) -> None:
+def peak_linkers(log: Path) -> int:
+    """The most linkers that ran at one instant, from the counter's log."""
+    events = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        start, end = line.split()
+        events += [(int(start), 1), (int(end), -1)]
+    running = peak = 0
+    for _, delta in sorted(events):  # at the same instant an end (-1) sorts first
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+class CMakeBench:
+    """One generated project, built plainly and in each set-up, each in its own build dir."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], tus: int, pool: int) -> None:
+        self.tmp, self.env, self.pool = tmp, env, pool
+        self.src = tmp / "src-tree"
+        self.links = cmake_project(self.src, tus)
+        ld = shutil.which("ld")
+        if ld is None:
+            raise SystemExit("bench: no ld on PATH")
+        self.ld = os.path.realpath(ld)
+
+    def build(self, setup: str, jobs: int) -> tuple[float, int]:
+        """Configure afresh (untimed), build; (seconds, peak linkers at once)."""
+        build = self.tmp / f"build-{setup}"
         shutil.rmtree(build, ignore_errors=True)
-        args = ["cmake", "-S", str(src), "-B", str(build), "-G", "Ninja",
-                "-DCMAKE_BUILD_TYPE=Release"]
-        if launcher:
-            launch = LAUNCHER[0].replace(" ", ";")
+        counter = self.tmp / f"ld-{setup}"
+        counter.mkdir(exist_ok=True)
+        log = counter / "log"
+        (counter / "ld").write_text(LD_COUNTER.replace("@LD@", self.ld).replace("@LOG@", str(log)))
+        (counter / "ld").chmod(0o755)
+        args = ["cmake", "-S", str(self.src), "-B", str(build), "-G", "Ninja",
+                "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_EXE_LINKER_FLAGS=-B{counter}/"]
+        launch = LAUNCHER[0].replace(" ", ";")
+        if setup != "plain":
             args.append(f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch}")
-            if link_launcher:
-                args.append(f"-DCMAKE_CXX_LINKER_LAUNCHER={launch}")
-        sh(args, tmp, env)
+        if setup == "linker":
+            args.append(f"-DCMAKE_CXX_LINKER_LAUNCHER={launch}")
+        if setup == "pool":
+            args += [f"-DCMAKE_JOB_POOLS=link={self.pool}", "-DCMAKE_JOB_POOL_LINK=link"]
+        sh(args, self.tmp, self.env)
+        log.unlink(missing_ok=True)  # configure's own test links ran through the counter too
+        if setup == "plain":
+            seconds = timed(lambda: sh(["ninja", f"-j{CPUS}"], build, self.env))
+        else:
+            seconds = timed_spraycc(self.tmp, self.env,
+                                    lambda: sh(["ninja", f"-j{jobs}"], build, self.env))
+        lines = log.read_text().count("\n") if log.exists() else 0
+        if lines != self.links:
+            raise SystemExit(f"bench: {lines} links counted in {setup}, {self.links} expected")
+        return seconds, peak_linkers(log)
 
-    def plain() -> float:
-        build = tmp / "plain"
-        configure(build, False)
-        return timed(lambda: sh(["ninja", f"-j{CPUS}"], build, env))
 
-    def spray() -> float:
-        build = tmp / "spray"
-        configure(build, True)
-        return timed_spraycc(tmp, env, lambda: sh(["ninja", f"-j{jobs}"], build, env))
-
-    return in_random_order(plain, spray)
+def cmake_series(bench: CMakeBench, jobs: int, setups: list[str], rounds: int,
+                 tus: int) -> None:
+    """`rounds` rounds of one plain build and one build per set-up, in random order; per set-up
+    the median of its ratios to the same round's plain build."""
+    ratios: dict[str, list[float]] = {s: [] for s in setups}
+    peaks: dict[str, list[int]] = {s: [] for s in ["plain", *setups]}
+    print(f"cmake+ninja {tus} TUs, {bench.links} links; plain ninja -j{CPUS}, "
+          f"spraycc set-ups ninja -j{jobs}", flush=True)
+    for r in range(rounds):
+        order = ["plain", *setups]
+        random.shuffle(order)
+        times = {}
+        for setup in order:
+            times[setup], peak = bench.build(setup, jobs)
+            peaks[setup].append(peak)
+        for setup in setups:
+            ratios[setup].append(times[setup] / times["plain"])
+        print(f"  round {r + 1}: plain {times['plain']:6.2f} s (peak {peaks['plain'][-1]} ld); "
+              + "; ".join(f"{s} {times[s]:6.2f} s = {times[s] / times['plain']:.3f} "
+                          f"(peak {peaks[s][-1]} ld)" for s in setups), flush=True)
+    print(f"  plain: peak linkers at once {max(peaks['plain'])}")
+    for setup in setups:
+        median = statistics.median(ratios[setup])
+        print(f"-j{jobs} {SETUPS[setup]}: median ratio to plain {median:.3f}"
+              f" over {rounds} rounds (min {min(ratios[setup]):.3f}, max {max(ratios[setup]):.3f});"
+              f" peak linkers at once {max(peaks[setup])}", flush=True)
 
 
 def multiarch() -> str:
@@ -266,14 +364,27 @@ def series(label: str, pairs: int, one: Callable[[], tuple[float, float]]) -> fl
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=3, help="pairs (--cmake: rounds)")
     ap.add_argument("-j", type=int, default=16, help="make -j through spraycc (default 16)")
     ap.add_argument("--debian", choices=sorted(DEBIAN), help="a Debian source package")
     ap.add_argument("--cmake", action="store_true", help="a generated CMake + Ninja project")
     ap.add_argument("--tus", type=int, default=48, help="--cmake: translation units")
+    ap.add_argument("--jobs", default="32,8",
+                    help="--cmake: the ninja -j of the spraycc builds, comma-separated")
+    ap.add_argument("--setups", default=",".join(SETUPS),
+                    help=f"--cmake: set-ups to build, comma-separated ({', '.join(SETUPS)})")
+    ap.add_argument("--link-pool", type=int, default=CPUS,
+                    help="--cmake: links at once in the job pool set-up (default: CPUs)")
     ap.add_argument("--launcher", choices=("run", "spraycc-run"), default="run",
                     help="`spraycc run` (default) or the spraycc-run launcher (-I -S)")
     args = ap.parse_args()
+    try:
+        jobs = [int(j) for j in args.jobs.split(",")]
+    except ValueError:
+        raise SystemExit(f"bench: --jobs takes numbers, not {args.jobs!r}") from None
+    setups = [s for s in args.setups.split(",") if s]
+    if not setups or any(s not in SETUPS for s in setups):
+        raise SystemExit(f"bench: --setups takes {', '.join(SETUPS)}, not {args.setups!r}")
     with tempfile.TemporaryDirectory(prefix="spraycc-real-") as tmp_name:
         tmp = Path(tmp_name)
         home = tmp / "home"
@@ -292,12 +403,9 @@ def main() -> None:
             LAUNCHER[0] = str(masq / "spraycc-run")
         print(f"{CPUS} CPUs; plain builds at -j{CPUS}; spraycc builds through {LAUNCHER[0]}")
         if args.cmake:
-            for jobs in (32, 8):
-                for link in (False, True):
-                    label = (f"cmake+ninja {args.tus} TUs -j{jobs} "
-                             f"{'links via spraycc' if link else 'compile launcher only'}")
-                    series(label, args.pairs,
-                           lambda jobs=jobs, link=link: cmake_pair(tmp, env, jobs, args.tus, link))
+            bench = CMakeBench(tmp, env, args.tus, args.link_pool)
+            for j in jobs:
+                cmake_series(bench, j, setups, args.pairs, args.tus)
         elif args.debian:
             series(f"{args.debian} make -j{args.j}", args.pairs,
                    lambda: debian_pair(tmp, env, args.j, args.debian))

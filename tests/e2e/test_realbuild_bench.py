@@ -1,0 +1,35 @@
+"""bench/realbuild.py --cmake runs end to end on a tiny project (docs/usage.md, "CMake at any
+-j", quotes its figures): every set-up builds, its counted links match the project's, and the
+two set-ups that keep links in check never ran more linkers at once than the server's local
+slots (one per CPU by default) or the job pool (one per CPU by default)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "realbuild.py"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_cmake_bench_smoke(tmp_path: Path) -> None:
+    if not shutil.which("cmake") or not shutil.which("ninja"):
+        pytest.fail("cmake/ninja missing: run bin/setup-env --test")
+    r = subprocess.run([sys.executable, str(BENCH), "--cmake", "--tus", "9", "--pairs", "1",
+                        "--jobs", "8"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=380, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    peaks = dict(re.findall(r"^-j8 (.+?): median ratio to plain [0-9.]+ .*peak linkers at once "
+                            r"(\d+)$", r.stdout, re.MULTILINE))
+    assert set(peaks) == {"compile launcher only", "compile + linker launcher through spraycc",
+                          "compile launcher + a Ninja job pool for links"}, r.stdout
+    cpus = os.cpu_count() or 1
+    assert 1 <= int(peaks["compile + linker launcher through spraycc"]) <= cpus, r.stdout
+    assert 1 <= int(peaks["compile launcher + a Ninja job pool for links"]) <= cpus, r.stdout

@@ -190,6 +190,19 @@ def test_forced_remote_step_under_the_launcher_loads_no_os(workspace: Path,
     assert not loaded & {"os", "posixpath", "stat", "_collections_abc"}, sorted(loaded)
 
 
+@pytest.mark.timeout(60)
+def test_link_loads_no_classifier(workspace: Path, env: dict[str, str]) -> None:
+    # A link asks for its local slot without classifying (spraycc.step.placement,
+    # certainly_local): what it loads is the forced-remote path's.
+    (workspace / "a.c").write_text("int main(void) { return 0; }\n")
+    assert subprocess.run(["gcc", "-c", "a.c"], cwd=workspace, timeout=60).returncode == 0
+    with running_server(workspace, env):
+        loaded = loaded_modules([SPRAYCC, "run", "gcc", "a.o", "-o", "prog"], workspace, env)
+    assert (workspace / "prog").read_bytes()[:4] == b"\x7fELF"
+    spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
+    assert spraycc == FORCED_PATH, sorted(spraycc ^ FORCED_PATH)
+
+
 def test_local_step_loads_no_classifier(tmp_path: Path) -> None:
     loaded = loaded_modules(["-m", "spraycc", "run", "--local", "true"], tmp_path)
     assert not loaded & {"spraycc.step.classify", "spraycc.step.flags", "spraycc.step.cmdline",

@@ -99,7 +99,19 @@ def resume(sock: int, state_fd: int, prefix: bytes, why: str) -> NoReturn:
         # The step cannot be followed nor run (its command is in there): fail it.
         runner.say(f"cannot take the waiting step back: {exc}")
         posix._exit(1)
+    if run.opts.verbose:
+        runner.say(f"the runner takes the step back from the waiter: {_describe(prefix, why)}")
     posix._exit(runner.resumed(run, link, step, why))
+
+
+def _describe(prefix: bytes, why: str) -> str:
+    if why == "silent":
+        return "the server went silent"
+    if why == "lost":
+        return "a write to the server failed"
+    if not prefix:
+        return "the connection ended"
+    return f"{len(prefix)} bytes arrived (frame flags {prefix[0]:#x})"
 
 
 def _state(run: runner.Run, link: runner.Link, step: runner.RemoteStep) -> list[object]:

@@ -18,9 +18,7 @@ left in its state file. SIGINT, SIGTERM and SIGHUP cancel the task and exit with
 signal's number, as the runner does.
 """
 
-from __future__ import annotations
-
-import _signal
+import _signal  # no `from __future__ import annotations`: a module less to hold
 import posix
 import select
 from time import monotonic

@@ -22,6 +22,7 @@ CURVE/PLAIN, ZMTP 1.0/2.0 peers (refused), the PING TTL (the caller owns all tim
 from __future__ import annotations
 
 import _socket
+from posix import set_inheritable
 from time import monotonic, sleep
 
 __all__ = ["Dealer", "ZmtpClosed", "ZmtpError"]
@@ -147,6 +148,7 @@ class Dealer:
         self._pongs = 0
         self.peer_properties = {}
         self.peer_version = (3, 0)
+        set_inheritable(fd, False)  # as a socket of our own: no child gets it
         self._sock = _socket.socket(fileno=fd)
         return self
 

@@ -121,7 +121,7 @@ def test_a_waiting_step_the_server_hands_back_runs_locally(
         workspace: Path, hold_env: dict[str, str]) -> None:
     with running_server(workspace, hold_env, config=CONFIG):
         holder = hold(workspace, hold_env)
-        step = start([SPRAYCC, "run", "--remote", "sh", "-c", "echo $$ > where; echo done"],
+        step = start([SPRAYCC, "run", "--remote", "sh", "-c", "ls -l /proc/$$/fd > fds; echo done"],
                      workspace, hold_env)
         try:
             wait_for(lambda: waiting(step.pid), 30, "the queued runner to become the waiter")
@@ -134,8 +134,9 @@ def test_a_waiting_step_the_server_hands_back_runs_locally(
     assert step.returncode == 0, err.decode()
     assert out == b"done\n"
     assert b"running locally" in err
-    # run here: by the runner itself (it execs an unthrottled step) or a child of it
-    assert (workspace / "where").exists()
+    # run here, with nothing of the hand-over left open: no socket, no state file
+    fds = (workspace / "fds").read_text()
+    assert "socket:" not in fds and "memfd:" not in fds, fds
 
 
 @pytest.mark.timeout(120)

@@ -16,6 +16,7 @@ waiter could not know what they mean), nor over a pyzmq connection (CURVE, tcp).
 from __future__ import annotations
 
 import _signal
+import gc
 import posix
 import sys
 
@@ -89,7 +90,10 @@ def hand_over(run: runner.Run, link: runner.Link, step: runner.RemoteStep, queue
 
 
 def resume(sock: int, state_fd: int, prefix: bytes, why: str) -> NoReturn:
-    """The waiter's way back: the runner goes on with the task in this process."""
+    """The waiter's way back: the runner goes on with the task in this process (the waiter
+    has held off collections while the runner's modules were loading, as entry.main does)."""
+    gc.freeze()
+    gc.enable()
     try:
         data = _read_all(state_fd)
         posix.close(state_fd)

@@ -63,6 +63,9 @@ def main(args: list[str]) -> None:
         except _Lost:
             pass
         posix._exit(128 + exc.signum)
+    import gc  # built in: loading the runner forms no garbage (see spraycc/entry.py)
+
+    gc.disable()
     from spraycc import handover  # the real runner, with the signals still blocked
 
     handover.resume(sock, state, prefix, reason)

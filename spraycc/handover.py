@@ -138,15 +138,16 @@ def _state(run: runner.Run, link: runner.Link, step: runner.RemoteStep) -> list[
         run.forced, e(run.fallback), run.retried, decision,
         [step.task, step.attempt, step.check, step.since, step.stream],
         [link.heartbeat, link.last_sent, link.last_heard], e(conn.endpoint),
+        [e(x) for x in sys.path],  # for what the runner imports later (pyzmq for a new tcp link)
     ]
 
 
 def _load(state: object, sock: int, prefix: bytes) -> tuple[runner.Run, runner.Link,
                                                               runner.RemoteStep]:
-    if type(state) is not list or len(state) != 13 or state[0] != STATE_VERSION:
+    if type(state) is not list or len(state) != 14 or state[0] != STATE_VERSION:
         raise ValueError("not a state this runner wrote")
     (_, cwd, argv, path, fields, opt, forced, fallback, retried, dec, task, beats,
-     endpoint) = state
+     endpoint, paths) = state
     s = _str
     o = Options()
     o.verbose, o.force, o.outputs, o.timeout = (bool(opt[0]), s(opt[1]),
@@ -169,6 +170,7 @@ def _load(state: object, sock: int, prefix: bytes) -> tuple[runner.Run, runner.L
     step = runner.RemoteStep(d, stream=bool(task[4]))
     step.task, step.attempt, step.check, step.since = (int(task[0]), int(task[1]),
                                                        bool(task[2]), float(task[3]))
+    sys.path[:] = [s(x) for x in paths]
     return run, link, step
 
 

@@ -101,3 +101,52 @@ def test_a_silent_server_goes_to_the_runner(waiter: Waiter) -> None:
     assert time.monotonic() - start >= HEARTBEAT * p.HEARTBEAT_LIVENESS - 0.1
     assert waiter.proc.returncode == 1
     assert b"cannot take the waiting step back" in err
+
+
+def test_the_state_round_trips_bytes_exactly() -> None:
+    """What the runner leaves for itself comes back field for field, names that are not UTF-8
+    included (they travel as bytes, decoded with surrogateescape as the runner decodes them)."""
+    from spraycc import runner
+    from spraycc.step.decision import Decision, Output
+    from spraycc.step.placement import Options
+    from spraycc.wire.minipack import packb, unpackb
+    from spraycc.wire.serverfile import ServerInfo
+    from spraycc.wire.zmtp import Dealer
+
+    odd = os.fsdecode(b"caf\xe9")
+    opts = Options()
+    opts.verbose, opts.force, opts.outputs, opts.timeout = True, "remote", [f"{odd}.txt"], 2.5
+    decision = Decision(True, "compile", ["gcc", "-c", f"{odd}.c"], {"LANG": None, odd: odd},
+                        [f"{odd}.c"], [Output(f"{odd}.o", "out/0", "as-failed", True)],
+                        True, "/usr/bin/gcc", "-fdiagnostics-color=always", "in/deps.d",
+                        [f"-MF{odd}"], [f"/inc/{odd}"], False)
+    info = ServerInfo(f"/ws/{odd}/.spraycc_server", {"code": "c0de", "ipc": f"ipc:///{odd}"})
+    run = runner.Run(["gcc", "-c", f"{odd}.c"], opts, f"/ws/{odd}", info, decision, True,
+                     "local", retried=True)
+    ours, theirs = socket.socketpair()
+    with ours:
+        conn = Dealer.adopt(os.dup(theirs.fileno()), f"ipc:///{odd}", b"", timeout=1.0)
+        theirs.close()
+        link = runner.Link(conn, 0.5)
+        step = runner.RemoteStep(decision, stream=True)
+        step.task, step.attempt, step.check, step.since = 7, 2, True, 1234.5
+        state = unpackb(packb(handover._state(run, link, step)), max_depth=8)
+        path = list(sys.path)
+        try:
+            run2, link2, step2 = handover._load(state, os.dup(conn.fileno()), b"\x00\x01")
+        finally:
+            sys.path[:] = path
+        conn.close()
+        link2.close()
+    assert [run2.argv, run2.cwd, run2.forced, run2.fallback, run2.retried] == [
+        run.argv, run.cwd, True, "local", True]
+    assert (run2.info.path, run2.info.fields) == (info.path, info.fields)
+    o2 = run2.opts
+    assert [o2.verbose, o2.force, o2.outputs, o2.timeout] == [True, "remote", opts.outputs, 2.5]
+    d2 = run2.decision
+    assert {name: getattr(d2, name) for name in Decision.__slots__} == {
+        name: getattr(decision, name) for name in Decision.__slots__}
+    assert [step2.task, step2.attempt, step2.check, step2.since, step2.stream] == [
+        7, 2, True, 1234.5, True]
+    assert (link2.heartbeat, link2.last_sent, link2.last_heard) == (
+        0.5, link.last_sent, link.last_heard)

@@ -76,6 +76,8 @@ def hand_over(run: runner.Run, link: runner.Link, step: runner.RemoteStep, queue
         b"%d" % sock, b"%d" % fd, repr(link.heartbeat).encode(), b"%d" % p.HEARTBEAT_LIVENESS,
         repr(link.last_sent).encode(), repr(link.last_heard).encode(),
         p.encode(p.Heartbeat()).hex().encode(), p.encode(p.Cancel(step.task)).hex().encode(),
+        p.encode(p.Local(run.info.code, e(run.argv[0]))).hex().encode(),
+        b"1" if run.opts.verbose else b"0",
     ]
     # The waiter installs its handlers, then unblocks: a signal meanwhile waits for it.
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, runner.SIGNALS)
@@ -113,6 +115,8 @@ def _describe(prefix: bytes, why: str) -> str:
         return "the server went silent"
     if why == "lost":
         return "a write to the server failed"
+    if why == "local":
+        return f"waiting for a local slot, {len(prefix)} bytes arrived"
     if not prefix:
         return "the connection ended"
     return f"{len(prefix)} bytes arrived (frame flags {prefix[0]:#x})"

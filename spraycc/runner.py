@@ -250,16 +250,18 @@ class Link:
 # --------------------------------------------------------------------------- local steps
 
 def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool,
-              link: Link | None = None) -> int:
+              link: Link | None = None, asked: bool = False) -> int:
     """Run the step here. With a server, wait for one of its local slots first, so that
     `make -j1000` cannot start a thousand links at once on the submitting host. `link`: the
     connection of a remote attempt the server handed back, asked again instead of a new one
-    (a server that is stopping answers at once, or closes it)."""
+    (a server that is stopping answers at once, or closes it); `asked`: the slot has been
+    asked for on it already (by the waiter, spraycc.waiter)."""
     if info is not None:
         try:
             if link is None:
                 link = Link(connect(info), heartbeat_of(info))
-            link.send(p.Local(info.code, oslite.fsencode(argv[0])))
+            if not asked:
+                link.send(p.Local(info.code, oslite.fsencode(argv[0])))
             wait_for_grant(link)
         except (ServerUnavailable, ZmtpError, OSError) as exc:
             if verbose:
@@ -746,12 +748,18 @@ def resumed(run: Run, link: Link, step: RemoteStep, why: str) -> int:
         try:
             _signal.pthread_sigmask(_signal.SIG_UNBLOCK, SIGNALS)
         except Interrupted:
-            try:
-                link.send(p.Cancel(step.task))
-            except (ZmtpError, OSError):
-                pass
+            if why != "local":  # a runner waiting for a local slot has no task to cancel
+                try:
+                    link.send(p.Cancel(step.task))
+                except (ZmtpError, OSError):
+                    pass
             link.close()
             raise
+        if why == "local":  # the waiter has relayed a fallback and asked for a local slot
+            try:
+                return run_local(run.argv, run.info, run.opts.verbose, link, asked=True)
+            except Refused as exc:
+                return refused(run.argv, str(exc), run.fallback, run.opts.verbose)
         return remote(run, (link, step, why))
     except Interrupted as exc:
         return 128 + exc.signum

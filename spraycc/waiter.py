@@ -24,6 +24,8 @@ import select
 from time import monotonic
 
 SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+# spraycc.wire.messages: VERSION, Cmd.FAIL, Cmd.DISCONNECT (tests/roles/test_waiter.py)
+_VERSION, FAIL, DISCONNECT = 3, 11, 17
 _COMMAND = 0x04
 _SHORT_FLAGS = (0x00, _COMMAND)  # a last frame or a command, with a one-byte size
 _READ = 65536
@@ -43,78 +45,128 @@ class _Lost(Exception):
     """Writing to the server failed."""
 
 
+class Conn:
+    """The inherited connection: its fd, the bytes read and not handled, the heartbeat times
+    (the monotonic clock is the system's: the runner's values hold here)."""
+
+    def __init__(self, sock: int, heartbeat: float, liveness: int, last_sent: float,
+                 last_heard: float, beat: bytes) -> None:
+        self.sock = sock
+        self.heartbeat = heartbeat
+        self.expiry = heartbeat * liveness
+        self.last_sent = last_sent
+        self.last_heard = last_heard
+        self.beat = beat
+        self.buf = bytearray()
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
+
+
 def main(args: list[str]) -> None:
     """args: socket fd, state fd, heartbeat seconds, liveness, last sent, last heard
-    (monotonic clock), the heartbeat message (hex), the task's CANCEL message (hex)."""
+    (monotonic clock), the heartbeat message, the task's CANCEL message and the LOCAL message
+    asking for a local slot for the step (hex), verbose ("1" or "0")."""
     sock, state = int(args[0]), int(args[1])
-    heartbeat, liveness = float(args[2]), int(args[3])
-    last_sent, last_heard = float(args[4]), float(args[5])
-    beat, cancel = bytes.fromhex(args[6]), bytes.fromhex(args[7])
+    conn = Conn(sock, float(args[2]), int(args[3]), float(args[4]), float(args[5]),
+                bytes.fromhex(args[6]))
+    cancel, local, verbose = bytes.fromhex(args[7]), bytes.fromhex(args[8]), args[9] == "1"
+    asked = False  # LOCAL sent: the runner would now wait for a local slot, its task gone
     for sig in SIGNALS:  # blocked by the runner until these are in place
         _signal.signal(sig, _on_signal)
     try:
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, SIGNALS)
-        prefix, reason = wait(sock, heartbeat, liveness, last_sent, last_heard, beat)
+        while True:
+            why = wait(conn)
+            head = _header(conn.buf) if not why else None
+            if not asked:
+                # runner.follow on a FAIL that falls back: say so, then run_local asks the
+                # server for a local slot on this connection (spraycc stop --now: all at once).
+                if head is None or head[1] != FAIL or len(head) != 4 or head[3] is not True:
+                    break
+                _say(f"{head[2]}; running locally")
+                _drop_frame(conn.buf)
+                asked = True  # a LOCAL that cannot be written: the runner finds out why
+                _write(sock, _frame(0, local))
+                conn.last_sent = monotonic()
+                continue
+            # runner.run_local waiting for its slot: a server that fails it, says goodbye or
+            # goes silent has the step run here at once, unthrottled.
+            if why == "silent":
+                reason = "the server stopped answering"
+            elif head is not None and head[1] in (FAIL, DISCONNECT) and len(head) > 2:
+                reason = str(head[2])
+            else:
+                break
+            if verbose:
+                _say(f"no local slot from the server ({reason}); running unthrottled")
+            posix.close(sock)
+            _exec(state)
         _signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS)
     except _Signalled as exc:
         _signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS)
-        try:
-            _write(sock, _frame(0, cancel))
-        except _Lost:
-            pass
+        if not asked:  # as runner.follow does; waiting for a slot, a runner just exits
+            try:
+                _write(sock, _frame(0, cancel))
+            except _Lost:
+                pass
         posix._exit(128 + exc.signum)
+    except _Lost:
+        why = "lost"
     import gc  # built in: loading the runner forms no garbage (see spraycc/entry.py)
 
     gc.disable()
     from spraycc import handover  # the real runner, with the signals still blocked
 
-    handover.resume(sock, state, prefix, reason)
+    handover.resume(sock, state, bytes(conn.buf), "local" if asked else why)
 
 
-def wait(sock: int, heartbeat: float, liveness: int, last_sent: float, last_heard: float,
-         beat: bytes) -> tuple[bytes, str]:
-    """Wait until something needs the runner: (bytes read and not handled, reason), the reason
-    "" (look at the bytes), "silent" (the server stopped answering) or "lost" (a write
-    failed)."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    buf = bytearray()
-    expiry = heartbeat * liveness
-    beat_frame = _frame(0, beat)
+def wait(conn: Conn) -> str:
+    """Wait until something needs more than this module: "" (look at conn.buf), "silent" (the
+    server stopped answering) or "lost" (a write failed)."""
+    sock, heartbeat = conn.sock, conn.heartbeat
+    buf = conn.buf
+    beat_frame = _frame(0, conn.beat)
     while True:
         # One round is one `conn.recv(heartbeat)` of Link.recv: until a message or the deadline.
         deadline = monotonic() + heartbeat
         heard = False
         while not heard:
+            if buf:
+                handled = _handle(sock, buf, conn.beat)
+                if handled is None:
+                    return ""
+                heard = handled
+                if heard:
+                    break
             left = deadline - monotonic()
             if left <= 0:
                 break
-            if not poller.poll(int(left * 1000) + 1):
+            if not conn.poller.poll(int(left * 1000) + 1):
                 continue
             try:
                 data = posix.read(sock, _READ)
             except BlockingIOError:
                 continue
             except OSError:
-                return bytes(buf), ""  # the runner reads again and sees why
+                return ""  # the runner reads again and sees why
             if not data:
-                return bytes(buf), ""
+                return ""
             buf += data
-            handled = _handle(sock, buf, beat)
+            handled = _handle(sock, buf, conn.beat)
             if handled is None:
-                return bytes(buf), ""
+                return ""
             heard = handled
         now = monotonic()
         try:
-            if now - last_sent >= heartbeat:
+            if now - conn.last_sent >= heartbeat:
                 _write(sock, beat_frame)
-                last_sent = now
+                conn.last_sent = now
         except _Lost:
-            return bytes(buf), "lost"
+            return "lost"
         if heard:
-            last_heard = now
-        elif now - last_heard > expiry:
-            return bytes(buf), "silent"
+            conn.last_heard = now
+        elif now - conn.last_heard > conn.expiry:
+            return "silent"
 
 
 def _handle(sock: int, buf: bytearray, beat: bytes) -> bool | None:
@@ -143,6 +195,50 @@ def _handle(sock: int, buf: bytearray, beat: bytes) -> bool | None:
             return None
         del buf[: 2 + size]
     return heard
+
+
+def _header(buf: bytearray) -> list | None:
+    """The decoded header of a one-frame message complete at the front of `buf`, else None."""
+    if len(buf) < 2 or buf[0] != 0 or len(buf) < 2 + buf[1]:
+        return None
+    from spraycc.wire.minipack import UnpackError, unpackb  # builtins only; the wait is over
+
+    try:
+        head = unpackb(bytes(buf[2 : 2 + buf[1]]), max_depth=1)
+    except UnpackError:
+        return None
+    if type(head) is not list or len(head) < 2 or head[0] != _VERSION:
+        return None
+    return head
+
+
+def _drop_frame(buf: bytearray) -> None:
+    del buf[: 2 + buf[1]]
+
+
+def _exec(state: int) -> None:
+    """Replace this process with the step's command, as runner._exec does."""
+    from spraycc.wire.minipack import unpackb
+
+    chunks = []
+    while chunk := posix.read(state, 1 << 20):
+        chunks.append(chunk)
+    posix.close(state)  # the command gets nothing of the hand-over
+    argv = unpackb(b"".join(chunks), max_depth=8)[2]  # type: ignore[index]
+    import os  # the process is being replaced: os.execvp's PATH search
+
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        _say(f"{os.fsdecode(argv[0])}: {exc.strerror}")
+        posix._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _say(msg: str) -> None:
+    try:
+        _write(2, f"spraycc: {msg}\n".encode(errors="surrogateescape"))
+    except _Lost:
+        pass
 
 
 def _frame(flags: int, body: bytes) -> bytes:

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from spraycc import handover
+from spraycc import waiter as waiter_module
 from spraycc.wire import messages as p
+from spraycc.wire.minipack import packb
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HEARTBEAT = 0.3
@@ -44,25 +46,51 @@ class Waiter:
         return flags, body
 
 
-@pytest.fixture
-def waiter() -> Iterator[Waiter]:
+LOCAL = p.encode(p.Local("c0de", b"sh"))
+# What the waiter reads of the state itself (the command, to exec it): the rest is the runner's.
+STATE = packb([handover.STATE_VERSION, b"/", [b"sh", b"-c", b"echo ran here"]])
+
+
+def frame(header: bytes) -> bytes:
+    return bytes((0, len(header))) + header
+
+
+def start(state_bytes: bytes = b"", verbose: bool = False) -> Waiter:
+    """The waiter on a socket pair, with this state file (empty: the runner cannot resume
+    from it, and says so)."""
     ours, theirs = socket.socketpair()
-    state = os.memfd_create("spraycc-test-state", 0)  # empty: the runner cannot resume from it
+    state = os.memfd_create("spraycc-test-state", 0)
+    os.write(state, state_bytes)
+    os.lseek(state, 0, os.SEEK_SET)
     now = repr(time.monotonic())
     args = [sys.executable, "-I", "-S", "-c", handover.PROGRAM, handover.MARKER, str(ROOT),
             str(theirs.fileno()), str(state), repr(HEARTBEAT), str(p.HEARTBEAT_LIVENESS), now,
-            now, BEAT.hex(), CANCEL.hex()]
+            now, BEAT.hex(), CANCEL.hex(), LOCAL.hex(), "1" if verbose else "0"]
     proc = subprocess.Popen(args, pass_fds=(theirs.fileno(), state), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     theirs.close()
     os.close(state)
+    return Waiter(proc, ours)
+
+
+@pytest.fixture
+def started() -> Iterator[list[Waiter]]:
+    """Waiters a test starts (with `start`), ended after it by their PIDs."""
+    procs: list[Waiter] = []
     try:
-        yield Waiter(proc, ours)
+        yield procs
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
-        ours.close()
+        for w in procs:
+            if w.proc.poll() is None:
+                w.proc.kill()
+            w.proc.communicate(timeout=30)
+            w.sock.close()
+
+
+@pytest.fixture
+def waiter(started: list[Waiter]) -> Waiter:
+    started.append(start())
+    return started[-1]
 
 
 @pytest.mark.timeout(60)
@@ -150,3 +178,45 @@ def test_the_state_round_trips_bytes_exactly() -> None:
         7, 2, True, 1234.5, True]
     assert (link2.heartbeat, link2.last_sent, link2.last_heard) == (
         0.5, link.last_sent, link.last_heard)
+
+
+def test_the_waiter_spells_the_protocol_like_messages() -> None:
+    assert (waiter_module._VERSION, waiter_module.FAIL, waiter_module.DISCONNECT) == (
+        p.VERSION, p.Cmd.FAIL, p.Cmd.DISCONNECT)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("then", [p.Fail("the server is stopping", True),
+                                  p.Disconnect("stopping")])
+def test_a_fallback_asks_for_a_slot_then_runs_the_step_here(started: list[Waiter],
+                                                           then: p.Message) -> None:
+    """What runner.follow and run_local do with stop --now, without loading the runner."""
+    started.append(start(STATE, verbose=True))
+    waiter = started[-1]
+    waiter.sock.sendall(frame(p.encode(p.Fail("the server was stopped", True))))
+    flags, body = waiter.frame()
+    while body == BEAT:
+        flags, body = waiter.frame()
+    assert (flags, body) == (0, LOCAL)
+    waiter.sock.sendall(frame(p.encode(then)))
+    out, err = waiter.proc.communicate(timeout=30)
+    assert waiter.proc.returncode == 0
+    assert out == b"ran here\n"
+    reason = "the server is stopping" if isinstance(then, p.Fail) else "stopping"
+    assert err.decode() == ("spraycc: the server was stopped; running locally\n"
+                            f"spraycc: no local slot from the server ({reason}); running "
+                            "unthrottled\n")
+
+
+@pytest.mark.timeout(60)
+def test_a_granted_slot_goes_to_the_runner(waiter: Waiter) -> None:
+    waiter.sock.sendall(frame(p.encode(p.Fail("no executor", True))))
+    body = waiter.frame()[1]
+    while body == BEAT:
+        body = waiter.frame()[1]
+    assert body == LOCAL
+    waiter.sock.sendall(frame(p.encode(p.Grant(1))))  # the runner runs it under the slot
+    _, err = waiter.proc.communicate(timeout=30)
+    assert waiter.proc.returncode == 1  # the empty state: it says so and never guesses
+    assert err.splitlines() == [b"spraycc: no executor; running locally",
+                                b"spraycc: cannot take the waiting step back: truncated data"]

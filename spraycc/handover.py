@@ -47,7 +47,7 @@ def hand_over(run: runner.Run, link: runner.Link, step: runner.RemoteStep, queue
         return
     e = oslite.fsencode
     try:
-        state = packb(_state(run, link, step))
+        state = command_line(run.argv) + packb(_state(run, link, step))
     except (TypeError, ValueError, OverflowError) as exc:  # cannot happen: say why anyway
         if run.opts.verbose:
             runner.say(f"waiting in the runner: cannot pack its state ({exc})")
@@ -99,7 +99,10 @@ def resume(sock: int, state_fd: int, prefix: bytes, why: str) -> NoReturn:
     try:
         data = _read_all(state_fd)
         posix.close(state_fd)
-        run, link, step = _load(unpackb(data, max_depth=8), sock, prefix)
+        size, _, rest = data.partition(b"\n")
+        if not size.isdigit():
+            raise ValueError("the state file is empty or damaged")
+        run, link, step = _load(unpackb(rest[int(size):], max_depth=8), sock, prefix)
     except (OSError, UnpackError, ValueError, TypeError, IndexError, KeyError) as exc:
         # Our own file, written a moment ago: unreadable only if something is badly wrong.
         # The step cannot be followed nor run (its command is in there): fail it.
@@ -120,6 +123,14 @@ def _describe(prefix: bytes, why: str) -> str:
     if not prefix:
         return "the connection ended"
     return f"{len(prefix)} bytes arrived (frame flags {prefix[0]:#x})"
+
+
+def command_line(argv: list[str]) -> bytes:
+    """The head of the state file: the command, for the waiter to exec without decoding the
+    rest (spraycc.waiter): its length in decimal, a newline, the arguments joined by NUL (an
+    argument never holds one)."""
+    line = b"\0".join(oslite.fsencode(a) for a in argv)
+    return b"%d\n" % len(line) + line
 
 
 def _state(run: runner.Run, link: runner.Link, step: runner.RemoteStep) -> list[object]:

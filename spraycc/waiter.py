@@ -198,18 +198,32 @@ def _handle(sock: int, buf: bytearray, beat: bytes) -> bool | None:
 
 
 def _header(buf: bytearray) -> list | None:
-    """The decoded header of a one-frame message complete at the front of `buf`, else None."""
+    """[version, cmd, reason, ...] of a FAIL or DISCONNECT complete at the front of `buf` (one
+    frame), read without a msgpack decoder (spraycc.wire.minipack): None for anything else."""
     if len(buf) < 2 or buf[0] != 0 or len(buf) < 2 + buf[1]:
         return None
-    from spraycc.wire.minipack import UnpackError, unpackb  # builtins only; the wait is over
-
+    data = bytes(buf[2 : 2 + buf[1]])
+    if len(data) < 4 or data[1] != _VERSION or data[2] not in (FAIL, DISCONNECT):
+        return None
+    fields = data[0] - 0x90  # a fixarray of 3 (DISCONNECT) or 4 (FAIL) items
+    kind = data[3]
+    if 0xA0 <= kind <= 0xBF:
+        start, size = 4, kind - 0xA0
+    elif kind == 0xD9 and len(data) > 4:
+        start, size = 5, data[4]
+    else:
+        return None
+    end = start + size
     try:
-        head = unpackb(bytes(buf[2 : 2 + buf[1]]), max_depth=1)
-    except UnpackError:
+        reason = data[start:end].decode()
+    except UnicodeDecodeError:
         return None
-    if type(head) is not list or len(head) < 2 or head[0] != _VERSION:
-        return None
-    return head
+    tail = data[end:]
+    if data[2] == DISCONNECT and fields == 3 and not tail:
+        return [_VERSION, DISCONNECT, reason]
+    if data[2] == FAIL and fields == 4 and tail in (b"\xc2", b"\xc3"):
+        return [_VERSION, FAIL, reason, tail == b"\xc3"]
+    return None
 
 
 def _drop_frame(buf: bytearray) -> None:
@@ -217,21 +231,33 @@ def _drop_frame(buf: bytearray) -> None:
 
 
 def _exec(state: int) -> None:
-    """Replace this process with the step's command, as runner._exec does."""
-    from spraycc.wire.minipack import unpackb
-
+    """Replace this process with the step's command, as runner._exec does (os.execvp's PATH
+    search, without loading os)."""
     chunks = []
     while chunk := posix.read(state, 1 << 20):
         chunks.append(chunk)
     posix.close(state)  # the command gets nothing of the hand-over
-    argv = unpackb(b"".join(chunks), max_depth=8)[2]  # type: ignore[index]
-    import os  # the process is being replaced: os.execvp's PATH search
-
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        _say(f"{os.fsdecode(argv[0])}: {exc.strerror}")
-        posix._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+    size, _, rest = b"".join(chunks).partition(b"\n")
+    argv = rest[: int(size)].split(b"\0")  # spraycc.handover.command_line
+    name = argv[0]
+    if b"/" in name:
+        dirs = [b""]
+    else:
+        path = posix.environ.get(b"PATH", b"/bin:/usr/bin")  # os.defpath when unset
+        dirs = [d + b"/" if d else b"" for d in path.split(b":")]
+    first: OSError | None = None
+    last: OSError | None = None
+    for d in dirs:
+        try:
+            posix.execv(d + name, argv)
+        except OSError as exc:
+            last = exc
+            if not isinstance(exc, (FileNotFoundError, NotADirectoryError)) and first is None:
+                first = exc
+    error = first or last
+    assert error is not None
+    _say(f"{name.decode(errors='surrogateescape')}: {error.strerror}")
+    posix._exit(127 if isinstance(error, FileNotFoundError) else 126)
 
 
 def _say(msg: str) -> None:

@@ -48,7 +48,7 @@ class Waiter:
 
 LOCAL = p.encode(p.Local("c0de", b"sh"))
 # What the waiter reads of the state itself (the command, to exec it): the rest is the runner's.
-STATE = packb([handover.STATE_VERSION, b"/", [b"sh", b"-c", b"echo ran here"]])
+STATE = handover.command_line(["sh", "-c", "echo ran here"]) + packb([handover.STATE_VERSION])
 
 
 def frame(header: bytes) -> bytes:
@@ -218,5 +218,18 @@ def test_a_granted_slot_goes_to_the_runner(waiter: Waiter) -> None:
     waiter.sock.sendall(frame(p.encode(p.Grant(1))))  # the runner runs it under the slot
     _, err = waiter.proc.communicate(timeout=30)
     assert waiter.proc.returncode == 1  # the empty state: it says so and never guesses
-    assert err.splitlines() == [b"spraycc: no executor; running locally",
-                                b"spraycc: cannot take the waiting step back: truncated data"]
+    assert err.splitlines() == [
+        b"spraycc: no executor; running locally",
+        b"spraycc: cannot take the waiting step back: the state file is empty or damaged"]
+
+
+@pytest.mark.timeout(60)
+def test_a_command_not_found_fails_as_the_runner_says(started: list[Waiter]) -> None:
+    state = handover.command_line(["spraycc-no-such-command"]) + packb([handover.STATE_VERSION])
+    started.append(start(state))
+    waiter = started[-1]
+    waiter.sock.sendall(frame(p.encode(p.Fail("the server was stopped", True))))
+    waiter.sock.sendall(frame(p.encode(p.Fail("the server is stopping", True))))
+    _, err = waiter.proc.communicate(timeout=30)
+    assert waiter.proc.returncode == 127  # as runner._exec: not found
+    assert err.splitlines()[-1] == b"spraycc: spraycc-no-such-command: No such file or directory"

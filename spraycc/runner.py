@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
 CONNECT_TIMEOUT = 5.0
+# A runner told at ACCEPTED that at least this many tasks are queued (its own included) hands
+# its connection to the tiny waiter (spraycc.handover, docs/usage.md "Waiting runners");
+# SPRAYCC_HANDOVER_QUEUED overrides it (tests: 0 always, "off" never).
+HANDOVER_QUEUED = 32
+SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 USAGE = "usage: spraycc run [-v] [--local | --remote [--output PATH]...] [--timeout S] [--] CMD..."
 HELP = f"""{USAGE}
 
@@ -85,6 +90,39 @@ class Interrupted(BaseException):
 
 def _on_signal(signum: int, frame: object) -> None:
     raise Interrupted(signum)
+
+
+class Run:
+    """What a remote step's runner works from: kept so that a runner that hands its connection
+    to the waiter (spraycc.handover) can pass it on and take it back. `retried`: this is the
+    second submission, after a stale view (`remote`)."""
+
+    __slots__ = ("argv", "cwd", "decision", "fallback", "forced", "info", "opts", "retried")
+
+    def __init__(self, argv: list[str], opts: Options, cwd: str, info: serverfile.ServerInfo,
+                 decision: Decision, forced: bool, fallback: str, retried: bool = False) -> None:
+        self.argv = argv
+        self.opts = opts
+        self.cwd = cwd
+        self.info = info
+        self.decision = decision
+        self.forced = forced
+        self.fallback = fallback
+        self.retried = retried
+
+
+_run: Run | None = None  # the remote step being followed, for a hand-over
+
+
+def handover_at() -> int | None:
+    """The queue length from which a runner hands over to the waiter; None: never."""
+    value = oslite.getenv("SPRAYCC_HANDOVER_QUEUED")
+    if value is None:
+        return HANDOVER_QUEUED
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None
 
 
 def parse(args: list[str]) -> tuple[Options, list[str]]:
@@ -212,16 +250,18 @@ class Link:
 # --------------------------------------------------------------------------- local steps
 
 def run_local(argv: list[str], info: serverfile.ServerInfo | None, verbose: bool,
-              link: Link | None = None) -> int:
+              link: Link | None = None, asked: bool = False) -> int:
     """Run the step here. With a server, wait for one of its local slots first, so that
     `make -j1000` cannot start a thousand links at once on the submitting host. `link`: the
     connection of a remote attempt the server handed back, asked again instead of a new one
-    (a server that is stopping answers at once, or closes it)."""
+    (a server that is stopping answers at once, or closes it); `asked`: the slot has been
+    asked for on it already (by the waiter, spraycc.waiter)."""
     if info is not None:
         try:
             if link is None:
                 link = Link(connect(info), heartbeat_of(info))
-            link.send(p.Local(info.code, oslite.fsencode(argv[0])))
+            if not asked:
+                link.send(p.Local(info.code, oslite.fsencode(argv[0])))
             wait_for_grant(link)
         except (ServerUnavailable, ZmtpError, OSError) as exc:
             if verbose:
@@ -439,12 +479,16 @@ class RemoteStep:
 
 def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
            cwd: str, forced: bool | None = None,
-           keep: list[Link] | None = None) -> int | None:
+           keep: list[Link] | None = None,
+           resumed: tuple[Link, RemoteStep, str] | None = None) -> int | None:
     """Run the step on an executor. Returns the exit status, or None when the caller should
     run the step locally (the reason has been said; the still open connection is put in
     `keep`, for the local slot). `forced`: remote on the user's word (--remote or a rule),
     not the classifier's: such a step is not retried (it may have written files on the shared
-    filesystem) and its output is relayed as it comes."""
+    filesystem) and its output is relayed as it comes. `resumed`: the link and step of a
+    submission already made, taken back from the waiter, and why it gave them back."""
+    if resumed is not None:
+        return _follow_step(*resumed, info.code, opts.verbose, keep)
     env = dict(oslite.environb)
     for key, value in decision.env.items():
         if value is None:
@@ -489,15 +533,29 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
     step = RemoteStep(decision, stream=forced)
     step.check = check
     step.since = time.time()
+    submission = p.Submit(info.code, oslite.fsencode(key), flags, oslite.fsencode(name)), body
+    return _follow_step(link, step, "", info.code, opts.verbose, keep, submission)
+
+
+def _follow_step(link: Link, step: RemoteStep, why: str, code: str, verbose: bool,
+                 keep: list[Link] | None,
+                 submission: tuple[p.Message, bytes] | None = None) -> int | None:
+    """Send the submission (if any) and follow the task; `why`: the waiter gave the
+    connection back because the server went silent ("silent") or a write failed ("lost")."""
     try:
-        link.send(p.Submit(info.code, oslite.fsencode(key), flags, oslite.fsencode(name)), body)
-        status = follow(link, step, opts.verbose)
+        if submission is not None:
+            link.send(*submission)
+        if why == "silent":
+            raise ServerUnavailable("the server stopped answering")
+        if why == "lost":
+            raise ServerUnavailable("lost the server: the connection failed")
+        status = follow(link, step, verbose)
         if status is None and keep is not None:
             keep.append(link)
         return status
     except StaleView as exc:
         try:
-            link.send(p.Stale(info.code, exc.host, oslite.fsencode(exc.path), exc.detail))
+            link.send(p.Stale(code, exc.host, oslite.fsencode(exc.path), exc.detail))
         except (ZmtpError, OSError):
             pass
         raise
@@ -540,6 +598,11 @@ def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
                 return finish(step, msg, verbose)
             elif isinstance(msg, p.Accepted):
                 step.task = msg.task
+                threshold = handover_at() if _run is not None else None
+                if threshold is not None and msg.queued >= threshold and _run is not None:
+                    from spraycc import handover
+
+                    handover.hand_over(_run, link, step, msg.queued)  # returns if it cannot
             elif isinstance(msg, p.Retry):
                 say(f"{msg.reason}; retrying (attempt {msg.attempt})") if verbose else None
                 step.restart(msg.attempt)
@@ -676,8 +739,34 @@ def same_file(fd1: int, fd2: int) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def resumed(run: Run, link: Link, step: RemoteStep, why: str) -> int:
+    """Go on with a step taken back from the waiter (spraycc.handover.resume), which left the
+    terminating signals blocked: one that arrived meanwhile cancels the task now."""
+    for sig in SIGNALS:
+        _signal.signal(sig, _on_signal)
+    try:
+        try:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, SIGNALS)
+        except Interrupted:
+            if why != "local":  # a runner waiting for a local slot has no task to cancel
+                try:
+                    link.send(p.Cancel(step.task))
+                except (ZmtpError, OSError):
+                    pass
+            link.close()
+            raise
+        if why == "local":  # the waiter has relayed a fallback and asked for a local slot
+            try:
+                return run_local(run.argv, run.info, run.opts.verbose, link, asked=True)
+            except Refused as exc:
+                return refused(run.argv, str(exc), run.fallback, run.opts.verbose)
+        return remote(run, (link, step, why))
+    except Interrupted as exc:
+        return 128 + exc.signum
+
+
 def main(args: list[str]) -> int:
-    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+    for sig in SIGNALS:
         _signal.signal(sig, _on_signal)
     try:
         opts, argv = parse(args)
@@ -732,20 +821,30 @@ def _main(opts: Options, argv: list[str]) -> int:
         reason = (f"no server ({serverfile.NAME} not found in {cwd} or above); "
                   "start one with `spraycc server` in the workspace root")
         return unavailable(argv, reason, fallback, opts.verbose)
+    return remote(Run(argv, opts, cwd, info, decision, placement.forced, fallback))
+
+
+def remote(run: Run, resumed: tuple[Link, RemoteStep, str] | None = None) -> int:
+    """Run a remote step (or follow one taken back from the waiter: `resumed`)."""
+    global _run
+    _run = run
+    argv, opts, cwd, info, decision = run.argv, run.opts, run.cwd, run.info, run.decision
+    fallback = run.fallback
     kept: list[Link] = []
     try:
         try:
-            status = submit(info, decision, opts, cwd, placement.forced, kept)
+            status = submit(info, decision, opts, cwd, run.forced, kept, resumed)
         except StaleView as exc:
-            delay = stale_rerun(info)
+            delay = None if run.retried else stale_rerun(info)
             if opts.verbose:
                 say(f"{exc}; running {'locally' if delay is None else 'again remotely'}")
             if delay is None:
                 status = None
             else:
                 time.sleep(delay)  # the executors' NFS attribute caches expire meanwhile
+                run.retried = True
                 try:
-                    status = submit(info, decision, opts, cwd, placement.forced, kept)
+                    status = submit(info, decision, opts, cwd, run.forced, kept)
                 except StaleView as again:
                     if opts.verbose:
                         say(f"{again}; running locally")

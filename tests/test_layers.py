@@ -23,8 +23,8 @@ from helpers import SPRAYCC, running_server
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "spraycc"
 RUNNER_PATH = ("spraycc.wire", "spraycc.step")  # packages the runner loads per compile
-ROLES = {"runner": ("spraycc.runner",), "executor": ("spraycc.executor",),
-         "server": ("spraycc.server",)}
+ROLES = {"runner": ("spraycc.runner", "spraycc.handover", "spraycc.waiter"),
+         "executor": ("spraycc.executor",), "server": ("spraycc.server",)}
 TOP = ("spraycc.cli", "spraycc.entry", "spraycc.__main__")
 
 
@@ -201,6 +201,20 @@ def test_link_loads_no_classifier(workspace: Path, env: dict[str, str]) -> None:
     assert (workspace / "prog").read_bytes()[:4] == b"\x7fELF"
     spraycc = {m for m in loaded if m.split(".")[0] == "spraycc"}
     assert spraycc == FORCED_PATH, sorted(spraycc ^ FORCED_PATH)
+
+
+# The tiny process a long-queued runner waits in (spraycc/waiter.py): beyond what `python -I -S`
+# loads for `pass`, only the package root, itself and select; the runner comes back only when
+# the waiter hands the step back (spraycc.handover.resume).
+WAITER_EXTRA = {"spraycc", "spraycc.waiter", "select"}
+
+
+def test_the_waiter_loads_only_itself(tmp_path: Path) -> None:
+    code = f"import sys\nsys.path[:0] = [{str(ROOT)!r}]\nimport spraycc.waiter\n"
+    loaded = loaded_modules(["-I", "-S", "-c", code], tmp_path)
+    floor = loaded_modules(["-I", "-S", "-c", "pass"], tmp_path)
+    assert loaded - floor == WAITER_EXTRA, sorted(loaded - floor)
+    assert imports("spraycc.waiter", loading=True)[0] == set()
 
 
 def test_local_step_loads_no_classifier(tmp_path: Path) -> None:

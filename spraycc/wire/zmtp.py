@@ -22,6 +22,7 @@ CURVE/PLAIN, ZMTP 1.0/2.0 peers (refused), the PING TTL (the caller owns all tim
 from __future__ import annotations
 
 import _socket
+from posix import set_inheritable
 from time import monotonic, sleep
 
 __all__ = ["Dealer", "ZmtpClosed", "ZmtpError"]
@@ -130,6 +131,33 @@ class Dealer:
             self.close()
             raise
 
+    @classmethod
+    def adopt(cls, fd: int, endpoint: str, prefix: bytes, *, timeout: float) -> Dealer:
+        """A Dealer for a connection whose handshake is long done, taken over from another
+        process image (spraycc.handover): `fd` is the connected socket, `prefix` the bytes
+        already read from it and not yet parsed, from the start of a frame."""
+        self = cls.__new__(cls)
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._rbuf = bytearray(prefix)
+        self._parts = []
+        self._big_chunks = None
+        self._big_left = 0
+        self._big_flags = 0
+        self._dead = None
+        self._pongs = 0
+        self.peer_properties = {}
+        self.peer_version = (3, 0)
+        set_inheritable(fd, False)  # as a socket of our own: no child gets it
+        self._sock = _socket.socket(fileno=fd)
+        return self
+
+    def idle(self) -> bool:
+        """Nothing read and not yet returned: the stream is at a message boundary with no bytes
+        buffered, so another process can take the socket over (spraycc.handover)."""
+        return (self._dead is None and self._sock is not None and not self._rbuf
+                and not self._parts and self._big_chunks is None)
+
     # --- public interface --------------------------------------------------------------------
 
     def send(
@@ -191,6 +219,10 @@ class Dealer:
                 late += got
                 if late > _DRAIN:
                     return None
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
 
     def fileno(self) -> int:
         """The socket's file descriptor, for the caller's own poll loop (-1 once closed)."""

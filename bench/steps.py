@@ -9,7 +9,8 @@ workspace and HOME, waits for its executors to connect, then runs `--steps` real
 time), one at a time, each twice in random order: plainly (the baseline: the compiler's own
 CPU, from wait4) and through `spraycc run`. The server's and the executors' CPU (user +
 system, every thread, from /proc/PID/task/*/schedstat) is read before and after the series;
-what they spend while idle (read over a quiet second before the series) is taken off.
+what they spend while idle (the least of four quiet quarter-seconds before the series) is
+taken off.
 Printed per step: server and executor CPU in microseconds, the runner's CPU, the compiler's
 CPU on the executor and plainly, and the ratio of spraycc's own CPU per step to the
 compiler's.
@@ -29,7 +30,6 @@ import random
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -232,12 +232,17 @@ def measure(args: argparse.Namespace, ws: Path, env: dict[str, str], spraycc: st
     def cpu() -> dict[int, tuple[int, int]]:
         return {pid: cpu_ns(pid) for pid in watched}
 
-    quiet_start, quiet_t = cpu(), time.perf_counter()
-    time.sleep(1.0)  # what the idle server and executors spend: taken off below
-    quiet_end, quiet_t = cpu(), time.perf_counter() - quiet_t
-    idle = {pid: [(end - begin) / quiet_t for begin, end in zip(quiet_start[pid],
-                                                                 quiet_end[pid])]
-            for pid in watched}
+    # What the idle server and executors spend per second (taken off below): the least of
+    # four quiet windows, so that one window catching a periodic chore does not count.
+    idle: dict[int, list[float]] = {}
+    for _ in range(4):
+        quiet_start, quiet_t = cpu(), time.perf_counter()
+        time.sleep(0.25)
+        quiet_end, quiet_t = cpu(), time.perf_counter() - quiet_t
+        for pid in watched:
+            rates = [(end - begin) / quiet_t
+                     for begin, end in zip(quiet_start[pid], quiet_end[pid], strict=True)]
+            idle[pid] = [min(a, b) for a, b in zip(idle.get(pid, rates), rates, strict=True)]
     before, start = cpu(), time.perf_counter()
     reaped = sum(children_cpu(pid) for pid in execs)
     for i in range(args.warmup, args.warmup + args.steps):

@@ -582,7 +582,9 @@ class Broker(Stragglers):
             self._last_heartbeat = now
             self.send_heartbeats()
         self.expire_executors(now)
-        if now - self._last_runner_pass >= self.heartbeat:  # once a second is plenty
+        # Once a second is plenty, but never rarer than runner_heartbeat: a runner gives up on
+        # a server it has not heard from for runner_heartbeat x HEARTBEAT_LIVENESS.
+        if now - self._last_runner_pass >= min(self.heartbeat, self.runner_heartbeat):
             self._last_runner_pass = now
             self.expire_runners(now)
         self.start_copies(now)

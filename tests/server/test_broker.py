@@ -174,6 +174,25 @@ def test_waiting_runners_are_pinged_rarely_and_each_on_its_own_schedule(
     assert b"R2" not in broker.runners and broker.counters.cancelled == 1
 
 
+def test_a_short_runner_heartbeat_is_kept_though_shorter_than_the_servers_pass(
+        net: Net) -> None:
+    # runner_heartbeat may be set below the executors' 1 s heartbeat (config minimum 0.1 s):
+    # the runner gives up after 5 of its intervals, so it must hear from the server that often.
+    broker = Broker(net.send, CODE, clock=net.clock, local_slots=1, release_delay=30,
+                    max_attempts=2, runner_heartbeat=0.2)
+    submit(broker, b"R1", "one.o")
+    beat = p.encode(p.Heartbeat())
+    heard = []
+    for step in range(1, 21):  # 2 s in ticks of 0.1 s
+        net.now += 0.1
+        broker.tick()
+        if any(who == b"R1" and f[0] == beat for who, f in net.sent):
+            heard.append(step)
+            net.sent.clear()
+    gaps = [b - a for a, b in zip([0, *heard], heard, strict=False)]
+    assert heard and max(gaps) <= 3, heard  # never 0.3 s without a heartbeat
+
+
 def test_a_silent_runner_expires_only_after_long_silence(net: Net, broker: Broker) -> None:
     submit(broker, b"R1", "one.o")
     net.now += broker.runner_heartbeat * 2

@@ -10,9 +10,15 @@ offset from a build's first task each long step arrived (`ArrivalStore`, a small
 idle executors out of the short steps' way as there are long steps due, so each starts the
 moment it arrives:
 
+* a hold begins LEAD_STEPS typical steps (the history's median duration) before the step's
+  recorded offset, time enough for a busy executor to come free, and not at the build's
+  start: an executor kept idle from the start costs the build the whole offset of one
+  executor's time, far more than the long step gains (it goes to the front of the queue
+  anyway, and waits at most about one short step for an executor);
 * a step is held for until it arrives or until its deadline: the build's start plus
   min(HOLD_FACTOR x its recorded offset + HOLD_SLACK, HOLD_MAX); a build without it (an
-  incremental one) pays at most that much of the held executors' time;
+  incremental one) pays at most the time from the hold's beginning to that deadline of the
+  held executors' time;
 * at least one executor always serves the short steps;
 * no straggler copies start while executors are held (they would take the held ones);
 * steps recorded earlier than LATE_MIN into the build are not held for: they find executors
@@ -45,6 +51,7 @@ HOLD_FACTOR = 1.5  # a held-for step is waited for until 1.5 x its recorded offs
 HOLD_SLACK = 0.5  # ... plus this many seconds into the build ...
 HOLD_MAX = 5.0  # ... and never past this many seconds into the build
 LATE_MIN = 0.2  # a step recorded earlier than this into its build is not held for
+LEAD_STEPS = 2.0  # a hold begins this many typical steps before the step's recorded offset
 LONG_FACTOR = 4.0  # a long step takes at least this many times the typical step ...
 LONG_MIN = 1.0  # ... and at least this many seconds
 BUILD_GAP = 1.0  # seconds without a remote task in flight before a SUBMIT starts a new build
@@ -72,20 +79,28 @@ def deadline_offset(offset: float) -> float:
     return min(HOLD_FACTOR * offset + HOLD_SLACK, HOLD_MAX)
 
 
+def opening_offset(offset: float, typical: float) -> float:
+    """Seconds into the build from which a step recorded at `offset` is held for."""
+    return min(max(0.0, offset - LEAD_STEPS * typical), deadline_offset(offset))
+
+
 class Holds:
     """The build in progress, the arrivals it has seen and the long steps it holds for.
 
     recorded: key -> offset (seconds after the first task of its build) at which each long
     step arrived in earlier builds; `long_steps` tells which keys the history knows to be
-    long."""
+    long; `typical` gives the typical step's duration (seconds) when a build starts."""
 
-    def __init__(self, recorded: dict[str, float], long_steps: LongPicker) -> None:
+    def __init__(self, recorded: dict[str, float], long_steps: LongPicker,
+                 typical: Callable[[], float]) -> None:
         self.recorded = dict(recorded)
         self.long_steps = long_steps
+        self.typical = typical
         self.start: float | None = None  # when the build in progress began
         self.last_active = float("-inf")  # when a remote task was last in flight
         self.seen: dict[str, float] = {}  # key -> offset of its first arrival, this build
         self.pending: dict[str, float] = {}  # key -> deadline (clock time): held for
+        self.opens: dict[str, float] = {}  # key -> when its hold begins (clock time)
         self.finished: dict[str, float] | None = None  # a finished build's long arrivals
         self.held_for = 0  # steps held for, over the session
         self.arrived = 0  # ... that arrived while held for
@@ -120,11 +135,13 @@ class Holds:
             long = self.long_steps(due)
             due = {k: off for k, off in due.items() if k in long}
         self.pending = {k: now + deadline_offset(off) for k, off in due.items()}
+        typical = self.typical() if due else 0.0
+        self.opens = {k: now + opening_offset(off, typical) for k, off in due.items()}
         self.held_for += len(self.pending)
         if self.pending:
             log.info("hold: a build starts; holding executors for %d long step(s) that arrived "
-                     "late last time (up to +%.2f s): %s", len(self.pending),
-                     max(self.pending.values()) - now,
+                     "late last time (from +%.2f s, up to +%.2f s): %s", len(self.pending),
+                     min(self.opens.values()) - now, max(self.pending.values()) - now,
                      ", ".join(printable(k) for k in sorted(self.pending)[:5]))
 
     def end_build(self) -> dict[str, float] | None:
@@ -136,6 +153,7 @@ class Holds:
             self.expired += 1
             log.debug("hold: long step %s did not come in that build", printable(key))
         self.pending = {}
+        self.opens = {}
         long = self.long_steps(self.seen)
         arrivals = {k: off for k, off in self.seen.items() if k in long}
         for key in (k for k in self.seen if k not in long):
@@ -163,16 +181,17 @@ class Holds:
 
     def reserve(self, now: float, executors: int) -> int:
         """How many idle executors to keep out of other steps' way now: one per long step
-        due, never all of them."""
+        due whose hold has begun, never all of them."""
         if not self.pending:
             return 0
         self.expire(now)
-        return max(0, min(len(self.pending), executors - 1))
+        due = sum(1 for key in self.pending if self.opens.get(key, now) <= now)
+        return max(0, min(due, executors - 1))
 
     def holding(self, now: float) -> bool:
-        """Whether any long step is still due (its executors are kept idle)."""
+        """Whether any long step is due now (its executors are kept idle)."""
         self.expire(now)
-        return bool(self.pending)
+        return any(self.opens.get(key, now) <= now for key in self.pending)
 
     def next_deadline(self) -> float | None:
         return min(self.pending.values()) if self.pending else None

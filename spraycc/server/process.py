@@ -256,7 +256,7 @@ class Server:
         recorded, problem = self.arrivals.load()
         if problem:
             log.warning("history: %s", problem)
-        self.broker.holds = Holds(recorded, self.long_steps)
+        self.broker.holds = Holds(recorded, self.long_steps, self.history.typical)
         if recorded:
             log.info("history: %d long step(s) of this workspace with arrival times",
                      len(recorded))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,14 @@ def long_of(keys: Iterable[str]) -> set[str]:
     return {k for k in keys if k in LONG}
 
 
+def typical(seconds: float) -> Callable[[], float]:
+    """The history's typical step duration, fixed."""
+    return lambda: seconds
+
+
+FROM_START = typical(100.0)  # a typical step so long that every hold begins with its build
+
+
 @pytest.fixture
 def net() -> Net:
     return Net()
@@ -41,7 +49,7 @@ def make(net: Net, recorded: dict[str, float], factor: float = 0.0) -> Broker:
     return Broker(net.send, CODE, clock=net.clock,
                   queue=TaskQueue(lambda k, d: durations.get(k, 0.4)),
                   straggler_factor=factor, straggler_min_seconds=1,
-                  holds=Holds(recorded, long_of))
+                  holds=Holds(recorded, long_of, FROM_START))
 
 
 def tasks_to(net: Net, peer: bytes) -> list[p.Task]:
@@ -60,7 +68,7 @@ def result(b: Broker, peer: bytes, task: int) -> None:
 
 
 def test_a_build_records_when_its_long_steps_arrived() -> None:
-    h = Holds({}, long_of)
+    h = Holds({}, long_of, FROM_START)
     h.on_submit("a.o", 10.0, busy=False)
     h.on_submit("b.o", 10.2, busy=True)
     h.on_submit("long.o", 10.7, busy=True)
@@ -71,7 +79,7 @@ def test_a_build_records_when_its_long_steps_arrived() -> None:
 
 
 def test_a_new_build_starts_after_a_gap_without_remote_work() -> None:
-    h = Holds({}, long_of)
+    h = Holds({}, long_of, FROM_START)
     h.on_submit("a.o", 10.0, busy=False)
     h.on_submit("long.o", 10.5, busy=True)
     h.active(12.0)  # long.o ran until about here
@@ -88,27 +96,43 @@ def test_a_new_build_starts_after_a_gap_without_remote_work() -> None:
     (10.0, hold.HOLD_MAX),  # never past HOLD_MAX into the build
 ])
 def test_a_hold_lasts_until_its_deadline(offset: float, deadline: float) -> None:
-    h = Holds({"long.o": offset}, long_of)
+    h = Holds({"long.o": offset}, long_of, FROM_START)
     h.on_submit("a.o", 100.0, busy=False)
     assert h.reserve(100.0 + deadline - 0.01, 4) == 1
     assert h.reserve(100.0 + deadline + 0.01, 4) == 0
     assert h.expired == 1 and not h.holding(100.0 + deadline + 0.01)
 
 
+def test_a_hold_begins_two_typical_steps_before_the_step_is_due() -> None:
+    # Recorded at +3 s, typical step 0.4 s: the executors serve short steps until +2.2 s.
+    h = Holds({"long.o": 3.0}, long_of, typical(0.4))
+    h.on_submit("a.o", 100.0, busy=False)
+    assert h.reserve(100.0, 4) == 0 and not h.holding(100.0)
+    assert h.reserve(102.19, 4) == 0
+    assert h.reserve(102.21, 4) == 1 and h.holding(102.21)
+    h.on_submit("long.o", 102.9, busy=True)
+    assert h.reserve(102.9, 4) == 0 and h.arrived == 1
+
+
+def test_a_hold_never_begins_after_its_deadline() -> None:
+    assert hold.opening_offset(10.0, 0.1) == hold.HOLD_MAX  # deadline 5 s: begins there
+    assert hold.opening_offset(0.5, 1.0) == 0.0
+
+
 def test_no_hold_for_a_step_that_arrived_early_or_is_no_longer_long() -> None:
-    h = Holds({"long.o": hold.LATE_MIN / 2, "was-long.o": 3.0}, long_of)
+    h = Holds({"long.o": hold.LATE_MIN / 2, "was-long.o": 3.0}, long_of, FROM_START)
     h.on_submit("a.o", 100.0, busy=False)
     assert h.pending == {} and h.reserve(100.0, 4) == 0
 
 
 def test_one_executor_always_serves_the_other_steps() -> None:
-    h = Holds({"long.o": 1.0, "long2.o": 1.0, "long3.o": 1.0}, long_of)
+    h = Holds({"long.o": 1.0, "long2.o": 1.0, "long3.o": 1.0}, long_of, FROM_START)
     h.on_submit("a.o", 100.0, busy=False)
     assert [h.reserve(100.0, n) for n in (0, 1, 2, 3, 4, 8)] == [0, 0, 1, 2, 3, 3]
 
 
 def test_a_step_seen_and_no_longer_long_is_forgotten() -> None:
-    h = Holds({"long.o": 1.0, "gone.o": 2.0}, long_of)
+    h = Holds({"long.o": 1.0, "gone.o": 2.0}, long_of, FROM_START)
     h.on_submit("a.o", 100.0, busy=False)
     h.on_submit("gone.o", 100.5, busy=True)  # it ran, and the history says it is short now
     h.end_build()
@@ -183,6 +207,34 @@ def test_no_straggler_copies_while_holding(net: Net) -> None:
     b.runners[b"R1"].last_seen = net.now
     b.tick()
     assert b.counters.duplicated == 1
+
+
+def test_executors_serve_short_steps_until_shortly_before_the_long_one(net: Net) -> None:
+    # Two executors, the long step recorded at +3 s, steps of 0.4 s typically: both run short
+    # steps at first (an executor idle from the start would cost 3 s of one of two); from
+    # +2.2 s the next one to come free waits for the long step, which starts on arrival.
+    b = Broker(net.send, CODE, clock=net.clock,
+               queue=TaskQueue(lambda k, d: {"long.o": 8.0}.get(k, 0.4)),
+               holds=Holds({"long.o": 3.0}, long_of, typical(0.4)))
+    for e in (b"E1", b"E2"):
+        ready(b, e)
+    for i in range(16):
+        submit(b, f"R{i}".encode(), f"s{i}.o")
+    done = 0
+    while net.now < 100.0 + 2.0:  # shorts, two at a time
+        net.now += 0.4
+        for ex in [x for x in b.executors.values() if x.task is not None]:
+            result(b, ex.peer, ex.task)
+            done += 1
+        assert busy(b) == 2
+    net.now = 102.3
+    ex = next(x for x in b.executors.values() if x.task is not None)
+    result(b, ex.peer, ex.task)
+    assert busy(b) == 1 and len(b.queue) > 0  # held now
+    net.now = 102.9
+    submit(b, b"RL", "long.o")
+    assert b.executors[ex.peer].task is not None and busy(b) == 2
+    assert b.holds is not None and b.holds.arrived == 1 and done == 10
 
 
 def test_a_stopping_broker_holds_nothing(net: Net) -> None:

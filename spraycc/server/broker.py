@@ -431,15 +431,28 @@ class Broker(Stragglers):
     def held(self) -> int:
         """Idle executors kept for long steps due to arrive (docs/history.md, "Long steps
         submitted last"): queued tasks go only to the others."""
-        if self.holds is None or self.stopping:
+        holds = self.holds
+        if holds is None or self.stopping or not holds.pending:
             return 0
-        return self.holds.reserve(self.clock(), len(self.executors))
+        # An executor running a long step serves no short one: one of the others always does.
+        serving = 0
+        for ex in self.executors.values():
+            task = self.tasks.get(ex.task) if ex.task is not None else None
+            serving += task is None or task.key not in holds.recorded
+        return holds.reserve(self.clock(), serving)
+
+    def _long(self, task_id: int | None) -> bool:
+        """Whether a queued task is a long step executors are held for (`held`)."""
+        task = self.tasks.get(task_id) if task_id is not None else None
+        return task is not None and self.holds is not None and task.key in self.holds.recorded
 
     def dispatch(self) -> None:
         """Hand queued tasks to idle executors, least recently used first, but for those held
         for long steps due to arrive."""
         reserve = self.held() if self.idle and len(self.queue) else 0
-        while len(self.idle) > reserve and len(self.queue):
+        while self.idle and len(self.queue):
+            if len(self.idle) <= reserve and not self._long(self.queue.peek()):
+                break  # the idle ones are held; a long step (first in the queue) takes one
             task_id = self.queue.pop()
             if task_id is None:
                 break

@@ -19,7 +19,7 @@ moment it arrives:
   min(HOLD_FACTOR x its recorded offset + HOLD_SLACK, HOLD_MAX); a build without it (an
   incremental one) pays at most the time from the hold's beginning to that deadline of the
   held executors' time;
-* at least one executor always serves the short steps;
+* at least one executor not running a long step always serves the short steps;
 * no straggler copies start while executors are held (they would take the held ones);
 * steps recorded earlier than LATE_MIN into the build are not held for: they find executors
   free anyway.
@@ -181,7 +181,8 @@ class Holds:
 
     def reserve(self, now: float, executors: int) -> int:
         """How many idle executors to keep out of other steps' way now: one per long step
-        due whose hold has begun, never all of them."""
+        due whose hold has begun, never all of the `executors` that are not running a long
+        step."""
         if not self.pending:
             return 0
         self.expire(now)

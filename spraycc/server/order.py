@@ -58,6 +58,15 @@ class TaskQueue:
                 return task_id
         return None
 
+    def peek(self) -> int | None:
+        """The task `pop` would return, left queued."""
+        while self._heap:
+            task_id = self._heap[0][3]
+            if task_id in self._live:
+                return task_id
+            heapq.heappop(self._heap)
+        return None
+
     def discard(self, task_id: int) -> None:
         self._live.discard(task_id)
 

@@ -237,6 +237,25 @@ def test_executors_serve_short_steps_until_shortly_before_the_long_one(net: Net)
     assert b.holds is not None and b.holds.arrived == 1 and done == 10
 
 
+def test_an_executor_running_a_long_step_leaves_another_serving_the_short_ones(
+        net: Net) -> None:
+    # Two executors, two long steps due: once the first long step has taken the held one,
+    # the other executor goes on with short steps (holding it too would leave none serving).
+    b = make(net, {"long.o": 0.5, "long2.o": 2.0})
+    for e in (b"E1", b"E2"):
+        ready(b, e)
+    for i in range(4):
+        submit(b, f"R{i}".encode(), f"s{i}.o")
+    assert busy(b) == 1  # one held
+    submit(b, b"RL", "long.o")
+    assert busy(b) == 2
+    short = next(x for x in b.executors.values()
+                 if x.task is not None and b.tasks[x.task].key != "long.o")
+    result(b, short.peer, short.task)
+    assert short.task is not None and busy(b) == 2  # took the next short step
+    assert b.holds is not None and b.holds.pending  # long2.o still due
+
+
 def test_a_stopping_broker_holds_nothing(net: Net) -> None:
     b = make(net, {"long.o": 1.0})
     for e in (b"E1", b"E2"):

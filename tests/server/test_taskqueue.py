@@ -79,3 +79,12 @@ def test_requeued_task_goes_ahead_of_its_equals_and_cancel_is_lazy() -> None:
     q.discard(3)
     assert 3 not in q and len(q) == 3
     assert drain(q) == [4, 1, 2]
+
+
+def test_peek_shows_what_pop_returns_and_leaves_it() -> None:
+    q = TaskQueue(lambda key, dep: {"a": 1.0, "b": 5.0}.get(key))
+    q.push(1, "a", False)
+    q.push(2, "b", False)
+    q.discard(2)
+    assert q.peek() == 1 and len(q) == 1
+    assert q.pop() == 1 and q.peek() is None

@@ -111,9 +111,6 @@ class Run:
         self.retried = retried
 
 
-_run: Run | None = None  # the remote step being followed, for a hand-over
-
-
 def handover_at() -> int | None:
     """The queue length from which a runner hands over to the waiter; None: never."""
     value = oslite.getenv("SPRAYCC_HANDOVER_QUEUED")
@@ -477,18 +474,17 @@ class RemoteStep:
         self.files.clear()
 
 
-def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
-           cwd: str, forced: bool | None = None,
-           keep: list[Link] | None = None,
+def submit(run: Run, keep: list[Link] | None = None,
            resumed: tuple[Link, RemoteStep, str] | None = None) -> int | None:
     """Run the step on an executor. Returns the exit status, or None when the caller should
     run the step locally (the reason has been said; the still open connection is put in
-    `keep`, for the local slot). `forced`: remote on the user's word (--remote or a rule),
+    `keep`, for the local slot). `run.forced`: remote on the user's word (--remote or a rule),
     not the classifier's: such a step is not retried (it may have written files on the shared
     filesystem) and its output is relayed as it comes. `resumed`: the link and step of a
     submission already made, taken back from the waiter, and why it gave them back."""
     if resumed is not None:
-        return _follow_step(*resumed, info.code, opts.verbose, keep)
+        return _follow_step(*resumed, run, keep)
+    info, decision, opts, cwd, forced = run.info, run.decision, run.opts, run.cwd, run.forced
     env = dict(oslite.environb)
     for key, value in decision.env.items():
         if value is None:
@@ -496,8 +492,6 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
         else:
             env[oslite.fsencode(key)] = oslite.fsencode(value)
     argv = decision.argv
-    if forced is None:
-        forced = opts.force == "remote"
     check = not forced and checking(info)
     deps = ""
     if check:
@@ -534,11 +528,10 @@ def submit(info: serverfile.ServerInfo, decision: Decision, opts: Options,
     step.check = check
     step.since = time.time()
     submission = p.Submit(info.code, oslite.fsencode(key), flags, oslite.fsencode(name)), body
-    return _follow_step(link, step, "", info.code, opts.verbose, keep, submission)
+    return _follow_step(link, step, "", run, keep, submission)
 
 
-def _follow_step(link: Link, step: RemoteStep, why: str, code: str, verbose: bool,
-                 keep: list[Link] | None,
+def _follow_step(link: Link, step: RemoteStep, why: str, run: Run, keep: list[Link] | None,
                  submission: tuple[p.Message, bytes] | None = None) -> int | None:
     """Send the submission (if any) and follow the task; `why`: the waiter gave the
     connection back because the server went silent ("silent") or a write failed ("lost")."""
@@ -549,13 +542,13 @@ def _follow_step(link: Link, step: RemoteStep, why: str, code: str, verbose: boo
             raise ServerUnavailable("the server stopped answering")
         if why == "lost":
             raise ServerUnavailable("lost the server: the connection failed")
-        status = follow(link, step, verbose)
+        status = follow(link, step, run.opts.verbose, run)
         if status is None and keep is not None:
             keep.append(link)
         return status
     except StaleView as exc:
         try:
-            link.send(p.Stale(code, exc.host, oslite.fsencode(exc.path), exc.detail))
+            link.send(p.Stale(run.info.code, exc.host, oslite.fsencode(exc.path), exc.detail))
         except (ZmtpError, OSError):
             pass
         raise
@@ -570,8 +563,9 @@ def _follow_step(link: Link, step: RemoteStep, why: str, code: str, verbose: boo
             link.close()
 
 
-def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
-    """Relay the server's messages about our task until its RESULT."""
+def follow(link: Link, step: RemoteStep, verbose: bool, run: Run | None = None) -> int | None:
+    """Relay the server's messages about our task until its RESULT. With `run`, a task queued
+    far back hands the connection to the waiter (spraycc.handover)."""
     try:
         while True:
             got = link.recv()
@@ -598,11 +592,11 @@ def follow(link: Link, step: RemoteStep, verbose: bool) -> int | None:
                 return finish(step, msg, verbose)
             elif isinstance(msg, p.Accepted):
                 step.task = msg.task
-                threshold = handover_at() if _run is not None else None
-                if threshold is not None and msg.queued >= threshold and _run is not None:
+                threshold = handover_at() if run is not None else None
+                if run is not None and threshold is not None and msg.queued >= threshold:
                     from spraycc import handover
 
-                    handover.hand_over(_run, link, step, msg.queued)  # returns if it cannot
+                    handover.hand_over(run, link, step, msg.queued)  # returns if it cannot
             elif isinstance(msg, p.Retry):
                 say(f"{msg.reason}; retrying (attempt {msg.attempt})") if verbose else None
                 step.restart(msg.attempt)
@@ -826,14 +820,11 @@ def _main(opts: Options, argv: list[str]) -> int:
 
 def remote(run: Run, resumed: tuple[Link, RemoteStep, str] | None = None) -> int:
     """Run a remote step (or follow one taken back from the waiter: `resumed`)."""
-    global _run
-    _run = run
-    argv, opts, cwd, info, decision = run.argv, run.opts, run.cwd, run.info, run.decision
-    fallback = run.fallback
+    argv, opts, info, fallback = run.argv, run.opts, run.info, run.fallback
     kept: list[Link] = []
     try:
         try:
-            status = submit(info, decision, opts, cwd, run.forced, kept, resumed)
+            status = submit(run, kept, resumed)
         except StaleView as exc:
             delay = None if run.retried else stale_rerun(info)
             if opts.verbose:
@@ -844,7 +835,7 @@ def remote(run: Run, resumed: tuple[Link, RemoteStep, str] | None = None) -> int
                 time.sleep(delay)  # the executors' NFS attribute caches expire meanwhile
                 run.retried = True
                 try:
-                    status = submit(info, decision, opts, cwd, run.forced, kept)
+                    status = submit(run, kept)
                 except StaleView as again:
                     if opts.verbose:
                         say(f"{again}; running locally")

@@ -15,7 +15,10 @@ writes, docs/usage.md). The spraycc build is timed from the moment the server is
 local executors connected (as when a user starts one and then builds: they start with the
 server, docs/usage.md) to the end of make. One HOME is kept for all pairs, so later builds
 have history (docs/history.md), as a user's would. Printed: every pair's times and ratio, the
-median ratio spraycc / plain.
+median ratio spraycc / plain; beside each time, the CPU-seconds the whole machine was busy
+during that build (/proc/stat), and the median ratio of those: on a quiet machine whatever a
+spraycc build costs beyond plain's busy CPU is spraycc's own work (runners, server,
+executors), and a time ratio above the CPU ratio is time the CPUs sat idle.
 
 --cmake generates a CMake C++ project shaped like one with many test binaries (--tus
 translation units: a third in six static libraries, each other one a test program of its own
@@ -60,6 +63,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -82,7 +86,32 @@ def sh(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
                          f"{r.stderr.decode(errors='replace')[-2000:]}")
 
 
-def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) -> float:
+class Took(NamedTuple):
+    """A build's wall time and the CPU time the whole machine was busy meanwhile."""
+
+    seconds: float
+    cpu: float
+
+
+def busy_cpu() -> float:
+    """CPU-seconds the machine has been busy since boot, all CPUs (proc(5), /proc/stat: the
+    `cpu` line's user, nice, system, irq, softirq and steal; idle and iowait left out). The
+    busy time of a build counts everything that ran meanwhile, compilers, make or ninja,
+    runners, server and executors, so on a quiet machine its difference from a plain build is
+    what spraycc costs in CPU, apart from time the CPUs sat idle."""
+    with open("/proc/stat", "rb") as f:
+        fields = f.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(build: Callable[[], None]) -> Took:
+    cpu, start = busy_cpu(), time.perf_counter()
+    build()
+    return Took(time.perf_counter() - start, busy_cpu() - cpu)
+
+
+def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) -> Took:
     srv = subprocess.Popen([SPRAYCC, "server"], cwd=tree, env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -91,9 +120,7 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
             if srv.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: the server did not start with its local executors")
             time.sleep(0.01)
-        start = time.perf_counter()
-        build()
-        return time.perf_counter() - start
+        return timed(build)
     finally:
         srv.send_signal(signal.SIGTERM)
         try:
@@ -113,26 +140,20 @@ def connected(tree: Path, env: dict[str, str]) -> int:
         return 0
 
 
-def timed(build: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    build()
-    return time.perf_counter() - start
-
-
 # ------------------------------------------------------------------------------ projects
 
-def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> tuple[float, float]:
+def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> tuple[Took, Took]:
     def fresh(name: str) -> Path:
         tree = tmp / name
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(ROOT / "examples" / "demo", tree, ignore=shutil.ignore_patterns("build"))
         return tree
 
-    def plain() -> float:
+    def plain() -> Took:
         tree = fresh("plain")
         return timed(lambda: sh(["make", "-s", f"-j{CPUS}"], tree, env))
 
-    def spray() -> float:
+    def spray() -> Took:
         tree = fresh("spray")
         return timed_spraycc(tree, env, lambda: sh(
             ["make", "-s", f"-j{jobs}", f"LAUNCHER={LAUNCHER[0]}"], tree, env))
@@ -140,7 +161,7 @@ def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> tuple[float, float]:
     return in_random_order(plain, spray)
 
 
-def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[float, float]:
+def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[Took, Took]:
     sys.path.insert(0, str(ROOT / "tests"))
     from debsrc import Unavailable, extract, source_package
 
@@ -165,12 +186,12 @@ def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[f
                 f"#define DEB_HOST_MULTIARCH \"{multiarch()}\"\n#endif\n")
         return tree
 
-    def plain() -> float:
+    def plain() -> Took:
         tree = fresh()
         return timed(lambda: sh(["make", "-s", f"-j{CPUS}", *args,
                                  *(f"{var}={cc}" for var, cc in compilers.items())], tree, env))
 
-    def spray() -> float:
+    def spray() -> Took:
         tree = fresh()
         return timed_spraycc(tree, env, lambda: sh(
             ["make", "-s", f"-j{jobs}", *args,
@@ -278,8 +299,8 @@ class CMakeBench:
             raise SystemExit("bench: no ld on PATH")
         self.ld = os.path.realpath(ld)
 
-    def build(self, setup: str, jobs: int) -> tuple[float, int]:
-        """Configure afresh (untimed), build; (seconds, peak linkers at once)."""
+    def build(self, setup: str, jobs: int) -> tuple[Took, int]:
+        """Configure afresh (untimed), build; (its time, peak linkers at once)."""
         build = self.tmp / f"build-{setup}"
         shutil.rmtree(build, ignore_errors=True)
         counter = self.tmp / f"ld-{setup}"
@@ -299,42 +320,51 @@ class CMakeBench:
         sh(args, self.tmp, self.env)
         log.unlink(missing_ok=True)  # configure's own test links ran through the counter too
         if setup == "plain":
-            seconds = timed(lambda: sh(["ninja", f"-j{CPUS}"], build, self.env))
+            took = timed(lambda: sh(["ninja", f"-j{CPUS}"], build, self.env))
         else:
-            seconds = timed_spraycc(self.tmp, self.env,
-                                    lambda: sh(["ninja", f"-j{jobs}"], build, self.env))
+            took = timed_spraycc(self.tmp, self.env,
+                                 lambda: sh(["ninja", f"-j{jobs}"], build, self.env))
         lines = log.read_text().count("\n") if log.exists() else 0
         if lines != self.links:
             raise SystemExit(f"bench: {lines} links counted in {setup}, {self.links} expected")
-        return seconds, peak_linkers(log)
+        return took, peak_linkers(log)
 
 
 def cmake_series(bench: CMakeBench, jobs: int, setups: list[str], rounds: int,
                  tus: int) -> None:
     """`rounds` rounds of one plain build and one build per set-up, in random order; per set-up
-    the median of its ratios to the same round's plain build."""
+    the median of its ratios to the same round's plain build, in time and in busy CPU."""
     ratios: dict[str, list[float]] = {s: [] for s in setups}
+    cpu_ratios: dict[str, list[float]] = {s: [] for s in setups}
     peaks: dict[str, list[int]] = {s: [] for s in ["plain", *setups]}
     print(f"cmake+ninja {tus} TUs, {bench.links} links; plain ninja -j{CPUS}, "
           f"spraycc set-ups ninja -j{jobs}", flush=True)
     for r in range(rounds):
         order = ["plain", *setups]
         random.shuffle(order)
-        times = {}
+        took: dict[str, Took] = {}
         for setup in order:
-            times[setup], peak = bench.build(setup, jobs)
+            took[setup], peak = bench.build(setup, jobs)
             peaks[setup].append(peak)
+        plain = took["plain"]
         for setup in setups:
-            ratios[setup].append(times[setup] / times["plain"])
-        print(f"  round {r + 1}: plain {times['plain']:6.2f} s (peak {peaks['plain'][-1]} ld); "
-              + "; ".join(f"{s} {times[s]:6.2f} s = {times[s] / times['plain']:.3f} "
-                          f"(peak {peaks[s][-1]} ld)" for s in setups), flush=True)
+            ratios[setup].append(took[setup].seconds / plain.seconds)
+            cpu_ratios[setup].append(took[setup].cpu / plain.cpu)
+        print(f"  round {r + 1}: plain {shown(plain)} (peak {peaks['plain'][-1]} ld); "
+              + "; ".join(f"{s} {shown(took[s])} = {took[s].seconds / plain.seconds:.3f}, CPU "
+                          f"{took[s].cpu / plain.cpu:.3f} (peak {peaks[s][-1]} ld)"
+                          for s in setups), flush=True)
     print(f"  plain: peak linkers at once {max(peaks['plain'])}")
     for setup in setups:
         median = statistics.median(ratios[setup])
         print(f"-j{jobs} {SETUPS[setup]}: median ratio to plain {median:.3f}"
               f" over {rounds} rounds (min {min(ratios[setup]):.3f}, max {max(ratios[setup]):.3f});"
+              f" busy CPU {statistics.median(cpu_ratios[setup]):.3f};"
               f" peak linkers at once {max(peaks[setup])}", flush=True)
+
+
+def shown(took: Took) -> str:
+    return f"{took.seconds:6.2f} s ({took.cpu:5.1f} CPU-s)"
 
 
 def multiarch() -> str:
@@ -342,7 +372,7 @@ def multiarch() -> str:
     return r.stdout.strip()
 
 
-def in_random_order(plain: Callable[[], float], spray: Callable[[], float]) -> tuple[float, float]:
+def in_random_order(plain: Callable[[], Took], spray: Callable[[], Took]) -> tuple[Took, Took]:
     if random.random() < 0.5:
         p = plain()
         return p, spray()
@@ -350,15 +380,17 @@ def in_random_order(plain: Callable[[], float], spray: Callable[[], float]) -> t
     return plain(), s
 
 
-def series(label: str, pairs: int, one: Callable[[], tuple[float, float]]) -> float:
-    ratios = []
+def series(label: str, pairs: int, one: Callable[[], tuple[Took, Took]]) -> float:
+    ratios, cpu_ratios = [], []
     for i in range(pairs):
         plain, spray = one()
-        ratios.append(spray / plain)
-        print(f"  {label} pair {i + 1}: plain {plain:6.2f} s, spraycc {spray:6.2f} s, "
-              f"ratio {spray / plain:.3f}", flush=True)
+        ratios.append(spray.seconds / plain.seconds)
+        cpu_ratios.append(spray.cpu / plain.cpu)
+        print(f"  {label} pair {i + 1}: plain {shown(plain)}, spraycc {shown(spray)}, "
+              f"ratio {ratios[-1]:.3f}, CPU {cpu_ratios[-1]:.3f}", flush=True)
     median = statistics.median(ratios)
-    print(f"{label}: median ratio spraycc / plain = {median:.3f} over {pairs} pairs", flush=True)
+    print(f"{label}: median ratio spraycc / plain = {median:.3f} over {pairs} pairs; "
+          f"busy CPU {statistics.median(cpu_ratios):.3f}", flush=True)
     return median
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 EX_UNAVAILABLE = 69  # sysexits.h: the server could not be used and fallback is switched off
 BUFFER_LIMIT = 8 * 1024 * 1024  # stdout/stderr held back (so a retry can discard it) up to this
 CONNECT_TIMEOUT = 5.0
-# A runner told at ACCEPTED that at least this many tasks are queued (its own included) hands
+# A runner told at ACCEPTED that its task is this far back in the queue (1: next to start) hands
 # its connection to the tiny waiter (spraycc.handover, docs/usage.md "Waiting runners");
 # SPRAYCC_HANDOVER_QUEUED overrides it (tests: 0 always, "off" never).
 HANDOVER_QUEUED = 32

@@ -491,7 +491,7 @@ class Broker(Stragglers):
         self.counters.submitted += 1
         self.queue.push_estimated(task.id, dependency, task.expected)
         self.dispatch()  # the work first: the executor starts while the runner hears back
-        self._send(peer, p.Accepted(task.id, len(self.queue)))
+        self._send(peer, p.Accepted(task.id, self.queue.place(task.id)))
 
     def on_stale(self, msg: p.Stale) -> None:
         """A runner found the executor's view of an input stale and re-runs its step

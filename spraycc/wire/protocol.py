@@ -24,7 +24,7 @@ cmd      direction            fields                                            
 ======== ==================== ========================================================= ========
 READY    executor -> server   code:str, host:str, pid:int, launch:str                    -
 SUBMIT   runner -> server     code:str, key:bytes, flags:int, name:bytes                 body
-ACCEPTED server -> runner     task:int, queued:int (tasks waiting, after dispatch)       -
+ACCEPTED server -> runner     task:int, queued:int (its place in the queue, 0: running)  -
 TASK     server -> executor   task:int, attempt:int                                      body
 OUTPUT   executor -> runner   task:int, attempt:int, stream:int (1 stdout, 2 stderr)     bytes
 FILE     executor -> runner   task:int, attempt:int, index:int, mode:int, last:bool      bytes

@@ -6,6 +6,7 @@ import pytest
 from helpers import Net
 
 from spraycc.server.broker import Broker
+from spraycc.server.order import TaskQueue
 from spraycc.wire import protocol as p
 
 CODE = "c0de"
@@ -237,3 +238,19 @@ def test_credit_is_forwarded_to_the_running_executor(net: Net, broker: Broker) -
     credit = p.encode(p.Credit(1, 1, 8))
     broker.on_message(b"R1", credit, [])
     assert net.frames_to(b"E1")[-1] == [credit]
+
+
+def test_accepted_tells_the_place_in_the_order_not_the_queue_length(net: Net) -> None:
+    """A long step submitted behind short ones is told it is next (docs/usage.md, "Waiting
+    runners": only a runner far back hands over)."""
+    durations = {"long.o": 60.0, "short.o": 1.0}
+    queue = TaskQueue(lambda key, dependency: durations.get(key))
+    b = Broker(net.send, CODE, clock=net.clock, local_slots=1, release_delay=30,
+               max_attempts=2, queue=queue)
+    ready(b, b"E1")
+    for i in range(1, 5):
+        submit(b, f"R{i}".encode(), "short.o")
+    submit(b, b"R5", "long.o")
+    assert [net.to(f"R{i}".encode()) for i in range(1, 6)] == [
+        [p.Accepted(1, 0)], [p.Accepted(2, 1)], [p.Accepted(3, 2)], [p.Accepted(4, 3)],
+        [p.Accepted(5, 1)]]

@@ -88,3 +88,28 @@ def test_peek_shows_what_pop_returns_and_leaves_it() -> None:
     q.discard(2)
     assert q.peek() == 1 and len(q) == 1
     assert q.pop() == 1 and q.peek() is None
+
+
+def test_place_counts_the_tasks_ahead_in_the_queues_order() -> None:
+    q = TaskQueue(history({"long": 30.0, "mid": 5.0, "short": 1.0}))
+    for task, key in enumerate(["short", "short", "mid", "long"], start=1):
+        q.push(task, key, False)
+    assert [q.place(t) for t in (1, 2, 3, 4)] == [3, 4, 2, 1]
+    q.push(5, "dep.d", True)  # a dependency step goes ahead of all
+    assert q.place(5) == 1 and q.place(4) == 2 and q.place(2) == 5
+    q.discard(3)  # a cancelled task, still in the heap (lazy removal), is not ahead of anyone
+    assert q.place(2) == 4 and q.place(3) == 0
+    assert q.pop() == 5 and q.place(5) == 0 and q.place(4) == 1
+
+
+def test_place_without_history_is_the_queue_length_and_survives_emptying() -> None:
+    q = TaskQueue()
+    for task in range(1, 6):
+        q.push(task, f"k{task}", False)
+        assert q.place(task) == task
+    assert drain(q) == [1, 2, 3, 4, 5]
+    q.push(6, "k6", False)  # the heap emptied: the new task is last (and first) again
+    q.push(7, "k7", True)
+    assert q.place(6) == 2 and q.place(7) == 1
+    q.push(8, "k8", False, requeue=True)  # requeued: ahead of its equals, behind the -M step
+    assert [q.place(t) for t in (6, 7, 8)] == [3, 1, 2]

@@ -18,7 +18,11 @@ have history (docs/history.md), as a user's would. Printed: every pair's times a
 median ratio spraycc / plain; beside each time, the CPU-seconds the whole machine was busy
 during that build (/proc/stat), and the median ratio of those: on a quiet machine whatever a
 spraycc build costs beyond plain's busy CPU is spraycc's own work (runners, server,
-executors), and a time ratio above the CPU ratio is time the CPUs sat idle.
+executors), and a time ratio above the CPU ratio is time the CPUs sat idle. Then where a
+spraycc build's CPU went: the server and its executors themselves (every thread, schedstat),
+the steps the executors ran (their reaped children), and the build command's own tree
+(make or ninja and the processes it waited for: the runners and what they ran locally;
+plainly, every compile and link), from getrusage(2).
 
 --cmake generates a CMake C++ project shaped like one with many test binaries (--tus
 translation units: a third in six static libraries, each other one a test program of its own
@@ -54,6 +58,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -64,6 +69,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
+
+from steps import children_cpu, cpu_ns, executors  # bench/ is on sys.path when a bench runs
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -87,10 +94,16 @@ def sh(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 class Took(NamedTuple):
-    """A build's wall time and the CPU time the whole machine was busy meanwhile."""
+    """A build's wall time and CPU-seconds: the whole machine's busy time meanwhile; the build
+    command's own tree (make or ninja, and every process it waited for: plainly the compiles
+    and links, through spraycc the runners and what runs locally); for a spraycc build, the
+    server and its executors themselves (every thread) and the steps the executors ran."""
 
     seconds: float
     cpu: float
+    tree: float
+    spraycc: float = 0.0
+    remote: float = 0.0
 
 
 def busy_cpu() -> float:
@@ -106,9 +119,16 @@ def busy_cpu() -> float:
 
 
 def timed(build: Callable[[], None]) -> Took:
-    cpu, start = busy_cpu(), time.perf_counter()
+    """Run `build` (one command at a time, the bench's only child to end meanwhile)."""
+    cpu, children, start = busy_cpu(), tree_cpu(), time.perf_counter()
     build()
-    return Took(time.perf_counter() - start, busy_cpu() - cpu)
+    return Took(time.perf_counter() - start, busy_cpu() - cpu, tree_cpu() - children)
+
+
+def tree_cpu() -> float:
+    """CPU-seconds of the bench's reaped children and theirs (getrusage(2), RUSAGE_CHILDREN)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) -> Took:
@@ -120,7 +140,17 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
             if srv.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: the server did not start with its local executors")
             time.sleep(0.01)
-        return timed(build)
+        execs = executors(srv.pid)
+
+        def own() -> float:  # the server's and executors' own CPU-seconds, every thread
+            return sum(sum(cpu_ns(pid)) for pid in (srv.pid, *execs)) / 1e9
+
+        def remote() -> float:  # the steps the executors ran and reaped
+            return sum(children_cpu(pid) for pid in execs)
+
+        before = own(), remote()
+        took = timed(build)
+        return took._replace(spraycc=own() - before[0], remote=remote() - before[1])
     finally:
         srv.send_signal(signal.SIGTERM)
         try:
@@ -354,6 +384,8 @@ def cmake_series(bench: CMakeBench, jobs: int, setups: list[str], rounds: int,
               + "; ".join(f"{s} {shown(took[s])} = {took[s].seconds / plain.seconds:.3f}, CPU "
                           f"{took[s].cpu / plain.cpu:.3f} (peak {peaks[s][-1]} ld)"
                           for s in setups), flush=True)
+        for setup in setups:
+            print(f"    {setup}: {spent(took[setup], plain)}", flush=True)
     print(f"  plain: peak linkers at once {max(peaks['plain'])}")
     for setup in setups:
         median = statistics.median(ratios[setup])
@@ -365,6 +397,13 @@ def cmake_series(bench: CMakeBench, jobs: int, setups: list[str], rounds: int,
 
 def shown(took: Took) -> str:
     return f"{took.seconds:6.2f} s ({took.cpu:5.1f} CPU-s)"
+
+
+def spent(spray: Took, plain: Took) -> str:
+    """Where a spraycc build's CPU-seconds went, next to the plain build's tree."""
+    return (f"server + executors themselves {spray.spraycc:.2f} CPU-s, the steps they ran "
+            f"{spray.remote:.1f}, the build command's tree {spray.tree:.1f} "
+            f"(plain: {plain.tree:.1f})")
 
 
 def multiarch() -> str:
@@ -388,6 +427,7 @@ def series(label: str, pairs: int, one: Callable[[], tuple[Took, Took]]) -> floa
         cpu_ratios.append(spray.cpu / plain.cpu)
         print(f"  {label} pair {i + 1}: plain {shown(plain)}, spraycc {shown(spray)}, "
               f"ratio {ratios[-1]:.3f}, CPU {cpu_ratios[-1]:.3f}", flush=True)
+        print(f"    {spent(spray, plain)}", flush=True)
     median = statistics.median(ratios)
     print(f"{label}: median ratio spraycc / plain = {median:.3f} over {pairs} pairs; "
           f"busy CPU {statistics.median(cpu_ratios):.3f}", flush=True)

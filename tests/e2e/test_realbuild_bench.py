@@ -1,7 +1,8 @@
 """bench/realbuild.py --cmake runs end to end on a tiny project (docs/usage.md, "CMake at any
 -j", quotes its figures): every set-up builds, its counted links match the project's, and the
 two set-ups that keep links in check never ran more linkers at once than the server's local
-slots (one per CPU by default) or the job pool (one per CPU by default)."""
+slots (one per CPU by default) or the job pool (one per CPU by default); and the CPU it says
+each spraycc build spent adds up: the compiles on the executors, the rest in ninja's tree."""
 
 from __future__ import annotations
 
@@ -33,3 +34,12 @@ def test_cmake_bench_smoke(tmp_path: Path) -> None:
     cpus = os.cpu_count() or 1
     assert 1 <= int(peaks["compile + linker launcher through spraycc"]) <= cpus, r.stdout
     assert 1 <= int(peaks["compile launcher + a Ninja job pool for links"]) <= cpus, r.stdout
+    # Where each spraycc build's CPU went: the compiles ran on the executors (their reaped
+    # children), the links in ninja's tree; the server and executors spent something.
+    spent = re.findall(r"^    (\w+): server \+ executors themselves ([0-9.]+) CPU-s, the steps "
+                       r"they ran ([0-9.]+), the build command's tree ([0-9.]+) "
+                       r"\(plain: ([0-9.]+)\)$", r.stdout, re.MULTILINE)
+    assert {s[0] for s in spent} == {"compile", "linker", "pool"}, r.stdout
+    for _, own, remote, tree, plain in spent:
+        assert 0 < float(own) < float(remote), r.stdout
+        assert float(tree) < float(plain) < float(remote) + float(tree) + 1, r.stdout

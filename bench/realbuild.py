@@ -6,6 +6,7 @@
     .venv/bin/python bench/realbuild.py --cmake [--pairs 3] [--tus 48] [--jobs 32,8]
         [--setups compile,linker,pool] [--link-pool N]                 CMake + Ninja C++
     ... [--launcher spraycc-run]     the -I -S launcher of `spraycc init --masquerade`
+    ... [--floor]                    also the floor build: a bare Python start per step
 
 Each pair builds a fresh copy of the project twice, in random order: plainly with
 `make -j$(nproc)` (or `ninja -j$(nproc)`), and through spraycc (a fresh `spraycc server` with
@@ -23,6 +24,12 @@ spraycc build's CPU went: the server and its executors themselves (every thread,
 the steps the executors ran (their reaped children), and the build command's own tree
 (make or ninja and the processes it waited for: the runners and what they ran locally;
 plainly, every compile and link), from getrusage(2).
+
+--floor adds to every pair (or round) a third build: plain `make -j$(nproc)` (`ninja`) with,
+in front of every step spraycc would see, a launcher that starts the interpreter as the
+spraycc-run launcher does (`-I -S`), finds the command on PATH and execs it: no server, no
+executor, no spraycc code. Its ratio to plain is what any runner written in Python costs a
+build at the least, the floor under spraycc's figure on the same machine and day.
 
 --cmake generates a CMake C++ project shaped like one with many test binaries (--tus
 translation units: a third in six static libraries, each other one a test program of its own
@@ -76,6 +83,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 LAUNCHER = [f"{SPRAYCC} run"]  # what goes in front of the compiler (--launcher)
+FLOOR: list[str] = []  # --floor: the bare-interpreter launcher (floor_launcher), once written
 CPUS = os.cpu_count() or 1
 
 DEBIAN = {  # package -> (make arguments, {compiler variable: its value})
@@ -83,6 +91,19 @@ DEBIAN = {  # package -> (make arguments, {compiler variable: its value})
     "libzstd": (["-C", "lib", "libzstd.a"], {"CC": "gcc"}),
 }
 PASS_THROUGH = "#!/bin/sh\n# libtool --mode=compile --tag=X CMD...: run CMD\nshift 2\nexec \"$@\"\n"
+# --floor: what any launcher written in Python costs at the least, with no spraycc in it: start
+# the interpreter as the spraycc-run launcher does (-I -S), find the command on PATH, exec it.
+FLOOR_LAUNCHER = """#!@PYTHON@ -IS
+# bench/realbuild.py --floor: an interpreter start, then exec the command
+import posix, sys
+cmd = sys.argv[1].encode("utf-8", "surrogateescape")
+if b"/" not in cmd:
+    for d in posix.environ.get(b"PATH", b"").split(b":"):
+        if posix.access((d or b".") + b"/" + cmd, posix.X_OK):
+            cmd = (d or b".") + b"/" + cmd
+            break
+posix.execv(cmd, sys.argv[1:])
+"""
 
 
 def sh(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -172,23 +193,23 @@ def connected(tree: Path, env: dict[str, str]) -> int:
 
 # ------------------------------------------------------------------------------ projects
 
-def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> tuple[Took, Took]:
+def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> dict[str, Took]:
     def fresh(name: str) -> Path:
         tree = tmp / name
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(ROOT / "examples" / "demo", tree, ignore=shutil.ignore_patterns("build"))
         return tree
 
-    def plain() -> Took:
+    def plain(launcher: str = "") -> Took:
         tree = fresh("plain")
-        return timed(lambda: sh(["make", "-s", f"-j{CPUS}"], tree, env))
+        return timed(lambda: sh(["make", "-s", f"-j{CPUS}", f"LAUNCHER={launcher}"], tree, env))
 
     def spray() -> Took:
         tree = fresh("spray")
         return timed_spraycc(tree, env, lambda: sh(
             ["make", "-s", f"-j{jobs}", f"LAUNCHER={LAUNCHER[0]}"], tree, env))
 
-    return in_random_order(plain, spray)
+    return in_random_order(plain, spray, lambda: plain(FLOOR[0]))
 
 
 def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[Took, Took]:
@@ -216,10 +237,11 @@ def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[T
                 f"#define DEB_HOST_MULTIARCH \"{multiarch()}\"\n#endif\n")
         return tree
 
-    def plain() -> Took:
+    def plain(launcher: str = "") -> Took:
         tree = fresh()
         return timed(lambda: sh(["make", "-s", f"-j{CPUS}", *args,
-                                 *(f"{var}={cc}" for var, cc in compilers.items())], tree, env))
+                                 *(f"{var}={launcher}{cc}" for var, cc in compilers.items())],
+                                tree, env))
 
     def spray() -> Took:
         tree = fresh()
@@ -227,7 +249,7 @@ def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[T
             ["make", "-s", f"-j{jobs}", *args,
              *(f"{var}={LAUNCHER[0]} {cc}" for var, cc in compilers.items())], tree, env))
 
-    return in_random_order(plain, spray)
+    return in_random_order(plain, spray, lambda: plain(f"{FLOOR[0]} "))
 
 
 LIBS = 6  # static libraries of the generated CMake project
@@ -292,6 +314,7 @@ SETUPS = {
     "compile": "compile launcher only",
     "linker": "compile + linker launcher through spraycc",
     "pool": "compile launcher + a Ninja job pool for links",
+    "floor": "the floor: a bare Python start as compile launcher, no spraycc",  # --floor
 }
 # Put in front of the real `ld` (gcc's -B finds it first): each run appends its start and end
 # (ns) to the log, so the peak number of linkers at once can be read after the build.
@@ -340,7 +363,7 @@ class CMakeBench:
         (counter / "ld").chmod(0o755)
         args = ["cmake", "-S", str(self.src), "-B", str(build), "-G", "Ninja",
                 "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_EXE_LINKER_FLAGS=-B{counter}/"]
-        launch = LAUNCHER[0].replace(" ", ";")
+        launch = (FLOOR if setup == "floor" else LAUNCHER)[0].replace(" ", ";")
         if setup != "plain":
             args.append(f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch}")
         if setup == "linker":
@@ -349,7 +372,7 @@ class CMakeBench:
             args += [f"-DCMAKE_JOB_POOLS=link={self.pool}", "-DCMAKE_JOB_POOL_LINK=link"]
         sh(args, self.tmp, self.env)
         log.unlink(missing_ok=True)  # configure's own test links ran through the counter too
-        if setup == "plain":
+        if setup in ("plain", "floor"):
             took = timed(lambda: sh(["ninja", f"-j{CPUS}"], build, self.env))
         else:
             took = timed_spraycc(self.tmp, self.env,
@@ -385,7 +408,8 @@ def cmake_series(bench: CMakeBench, jobs: int, setups: list[str], rounds: int,
                           f"{took[s].cpu / plain.cpu:.3f} (peak {peaks[s][-1]} ld)"
                           for s in setups), flush=True)
         for setup in setups:
-            print(f"    {setup}: {spent(took[setup], plain)}", flush=True)
+            if setup != "floor":
+                print(f"    {setup}: {spent(took[setup], plain)}", flush=True)
     print(f"  plain: peak linkers at once {max(peaks['plain'])}")
     for setup in setups:
         median = statistics.median(ratios[setup])
@@ -411,26 +435,35 @@ def multiarch() -> str:
     return r.stdout.strip()
 
 
-def in_random_order(plain: Callable[[], Took], spray: Callable[[], Took]) -> tuple[Took, Took]:
-    if random.random() < 0.5:
-        p = plain()
-        return p, spray()
-    s = spray()
-    return plain(), s
+def in_random_order(plain: Callable[[], Took], spray: Callable[[], Took],
+                    floor: Callable[[], Took]) -> dict[str, Took]:
+    """The plain build, the spraycc build and with --floor the floor build, in random order."""
+    builds = {"plain": plain, "spraycc": spray, **({"floor": floor} if FLOOR else {})}
+    order = list(builds)
+    random.shuffle(order)
+    return {name: builds[name]() for name in order}
 
 
-def series(label: str, pairs: int, one: Callable[[], tuple[Took, Took]]) -> float:
-    ratios, cpu_ratios = [], []
+def series(label: str, pairs: int, one: Callable[[], dict[str, Took]]) -> float:
+    ratios: dict[str, list[float]] = {"spraycc": [], "floor": []}
+    cpu_ratios: dict[str, list[float]] = {"spraycc": [], "floor": []}
     for i in range(pairs):
-        plain, spray = one()
-        ratios.append(spray.seconds / plain.seconds)
-        cpu_ratios.append(spray.cpu / plain.cpu)
-        print(f"  {label} pair {i + 1}: plain {shown(plain)}, spraycc {shown(spray)}, "
-              f"ratio {ratios[-1]:.3f}, CPU {cpu_ratios[-1]:.3f}", flush=True)
-        print(f"    {spent(spray, plain)}", flush=True)
-    median = statistics.median(ratios)
+        took = one()
+        plain = took["plain"]
+        for name in took.keys() - {"plain"}:
+            ratios[name].append(took[name].seconds / plain.seconds)
+            cpu_ratios[name].append(took[name].cpu / plain.cpu)
+        print(f"  {label} pair {i + 1}: plain {shown(plain)}, spraycc {shown(took['spraycc'])}, "
+              f"ratio {ratios['spraycc'][-1]:.3f}, CPU {cpu_ratios['spraycc'][-1]:.3f}"
+              + (f"; floor {shown(took['floor'])}, ratio {ratios['floor'][-1]:.3f}, CPU "
+                 f"{cpu_ratios['floor'][-1]:.3f}" if "floor" in took else ""), flush=True)
+        print(f"    {spent(took['spraycc'], plain)}", flush=True)
+    median = statistics.median(ratios["spraycc"])
     print(f"{label}: median ratio spraycc / plain = {median:.3f} over {pairs} pairs; "
-          f"busy CPU {statistics.median(cpu_ratios):.3f}", flush=True)
+          f"busy CPU {statistics.median(cpu_ratios['spraycc']):.3f}", flush=True)
+    if ratios["floor"]:
+        print(f"{label}: median ratio floor / plain = {statistics.median(ratios['floor']):.3f};"
+              f" busy CPU {statistics.median(cpu_ratios['floor']):.3f}", flush=True)
     return median
 
 
@@ -443,20 +476,25 @@ def main() -> None:
     ap.add_argument("--tus", type=int, default=48, help="--cmake: translation units")
     ap.add_argument("--jobs", default="32,8",
                     help="--cmake: the ninja -j of the spraycc builds, comma-separated")
-    ap.add_argument("--setups", default=",".join(SETUPS),
-                    help=f"--cmake: set-ups to build, comma-separated ({', '.join(SETUPS)})")
+    ap.add_argument("--setups", default="compile,linker,pool",
+                    help="--cmake: set-ups to build, comma-separated (compile, linker, pool)")
     ap.add_argument("--link-pool", type=int, default=CPUS,
                     help="--cmake: links at once in the job pool set-up (default: CPUs)")
     ap.add_argument("--launcher", choices=("run", "spraycc-run"), default="run",
                     help="`spraycc run` (default) or the spraycc-run launcher (-I -S)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also build with a bare Python start (-I -S) in front of every step"
+                         " and no spraycc: the least a Python runner can cost")
     args = ap.parse_args()
     try:
         jobs = [int(j) for j in args.jobs.split(",")]
     except ValueError:
         raise SystemExit(f"bench: --jobs takes numbers, not {args.jobs!r}") from None
     setups = [s for s in args.setups.split(",") if s]
-    if not setups or any(s not in SETUPS for s in setups):
-        raise SystemExit(f"bench: --setups takes {', '.join(SETUPS)}, not {args.setups!r}")
+    if not setups or any(s not in SETUPS or s == "floor" for s in setups):
+        raise SystemExit(f"bench: --setups takes compile, linker, pool, not {args.setups!r}")
+    if args.floor:
+        setups.append("floor")
     with tempfile.TemporaryDirectory(prefix="spraycc-real-") as tmp_name:
         tmp = Path(tmp_name)
         home = tmp / "home"
@@ -473,7 +511,12 @@ def main() -> None:
             masq = tmp / "masq"
             sh([SPRAYCC, "init", "--masquerade", str(masq)], tmp, env)
             LAUNCHER[0] = str(masq / "spraycc-run")
-        print(f"{CPUS} CPUs; plain builds at -j{CPUS}; spraycc builds through {LAUNCHER[0]}")
+        if args.floor:
+            FLOOR.append(str(tmp / "floor-launcher"))
+            Path(FLOOR[0]).write_text(FLOOR_LAUNCHER.replace("@PYTHON@", sys.executable))
+            Path(FLOOR[0]).chmod(0o755)
+        print(f"{CPUS} CPUs; plain builds at -j{CPUS}; spraycc builds through {LAUNCHER[0]}"
+              + (f"; floor builds at -j{CPUS} through {FLOOR[0]}" if FLOOR else ""))
         if args.cmake:
             bench = CMakeBench(tmp, env, args.tus, args.link_pool)
             for j in jobs:

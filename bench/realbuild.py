@@ -83,7 +83,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SPRAYCC = str(BIN / "spraycc")
 LAUNCHER = [f"{SPRAYCC} run"]  # what goes in front of the compiler (--launcher)
-FLOOR: list[str] = []  # --floor: the bare-interpreter launcher (floor_launcher), once written
+FLOOR: list[str] = []  # --floor: where FLOOR_LAUNCHER was written
 CPUS = os.cpu_count() or 1
 
 DEBIAN = {  # package -> (make arguments, {compiler variable: its value})
@@ -212,7 +212,7 @@ def demo_pair(tmp: Path, env: dict[str, str], jobs: int) -> dict[str, Took]:
     return in_random_order(plain, spray, lambda: plain(FLOOR[0]))
 
 
-def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> tuple[Took, Took]:
+def debian_pair(tmp: Path, env: dict[str, str], jobs: int, name: str) -> dict[str, Took]:
     sys.path.insert(0, str(ROOT / "tests"))
     from debsrc import Unavailable, extract, source_package
 

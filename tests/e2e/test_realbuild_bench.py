@@ -45,4 +45,7 @@ def test_cmake_bench_smoke(tmp_path: Path) -> None:
     assert {s[0] for s in spent} == {"compile", "linker", "pool"}, r.stdout
     for _, own, remote, tree, plain in spent:
         assert 0 < float(own) < float(remote), r.stdout
-        assert float(tree) < float(plain) < float(remote) + float(tree) + 1, r.stdout
+        # the same compiles' CPU varies by ~10% from build to build here: wide bounds, that
+        # still fail if a part (the executors' children, ninja's tree) went uncounted
+        assert float(tree) < float(plain), r.stdout
+        assert 0.5 * float(plain) < float(remote) + float(tree) < 2 * float(plain), r.stdout

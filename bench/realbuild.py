@@ -62,7 +62,6 @@ runner per call (a compiler query: run at once, classify.Decision.query).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -77,7 +76,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from steps import children_cpu, cpu_ns, executors  # bench/ is on sys.path when a bench runs
+# bench/ is on sys.path when a bench runs
+from steps import children_cpu, connected, cpu_ns, executors
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -157,7 +157,7 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not (tree / ".spraycc_server").exists() or connected(tree, env) < CPUS:
+        while not (tree / ".spraycc_server").exists() or connected(SPRAYCC, tree, env) < CPUS:
             if srv.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: the server did not start with its local executors")
             time.sleep(0.01)
@@ -179,16 +179,6 @@ def timed_spraycc(tree: Path, env: dict[str, str], build: Callable[[], None]) ->
         except subprocess.TimeoutExpired:
             srv.kill()
             srv.wait()
-
-
-def connected(tree: Path, env: dict[str, str]) -> int:
-    """Executors connected to the server of `tree` (0 while it cannot tell)."""
-    r = subprocess.run([SPRAYCC, "status", "--json"], cwd=tree, env=env, capture_output=True,
-                       timeout=30, check=False)
-    try:
-        return int(json.loads(r.stdout)["executors"])
-    except (ValueError, KeyError, TypeError):
-        return 0
 
 
 # ------------------------------------------------------------------------------ projects

@@ -92,8 +92,8 @@ class TaskQueue:
         entry = self._live.get(task_id)
         if entry is None:
             return 0
-        if entry is self._last:  # last of all: every other queued task is ahead of it (the
-            # case of every task without history, pushed in order)
+        # Last of all (every task without history, pushed in order): all others are ahead.
+        if entry is self._last:
             return len(self._live)
         return 1 + sum(1 for e in self._heap if e < entry and self._live.get(e[3]) is e)
 

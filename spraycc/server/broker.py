@@ -78,6 +78,7 @@ class ExecutorState:
     task: int | None = None
     busy_seconds: float = 0.0
     tasks_done: int = 0
+    on_host: bool = False  # a local executor: its tasks share this host's CPUs (`host_room`)
 
 
 @dataclass(slots=True)  # slots: made and read for every task
@@ -126,6 +127,11 @@ class Hooks:
 
     def keep_idle(self, launch: str) -> bool:
         """Whether this executor stays while idle (a local one: it holds no cluster slot)."""
+        return False
+
+    def on_host(self, launch: str) -> bool:
+        """Whether this executor is a process the server started on this host, whose tasks
+        share the host's CPUs with the local steps."""
         return False
 
     def snapshot_extra(self) -> dict[str, Any]:
@@ -177,6 +183,7 @@ class Broker(Stragglers):
         self.runners: dict[bytes, RunnerState] = {}
         self.local_holders: set[bytes] = set()
         self.local_waiting: deque[bytes] = deque()
+        self.host_executors: set[bytes] = set()  # the local ones connected (`host_room`)
         self.counters = Counters()
         self.stopping = False
         self._next_task = 1
@@ -295,8 +302,11 @@ class Broker(Stragglers):
     # ------------------------------------------------------------------------ executors
 
     def on_ready(self, peer: bytes, msg: p.Ready, now: float) -> None:
-        ex = ExecutorState(peer, msg.host, msg.pid, msg.launch, now, now, now)
+        ex = ExecutorState(peer, msg.host, msg.pid, msg.launch, now, now, now,
+                           on_host=self.hooks.on_host(msg.launch))
         self.executors[peer] = ex
+        if ex.on_host:
+            self.host_executors.add(peer)
         log.info("executor %s connected from %s (pid %d)", msg.launch, msg.host, msg.pid)
         self.hooks.executor_connected(msg.launch, msg.host)
         if self.stopping:
@@ -380,8 +390,11 @@ class Broker(Stragglers):
         self._retire(ex)
         self.executors.pop(ex.peer, None)
         self.idle.pop(ex.peer, None)
+        self.host_executors.discard(ex.peer)
         self._cancelled_on.pop(ex.peer, None)
         self.hooks.executor_gone(ex.launch)
+        if ex.on_host:
+            self._grant_waiting()  # its CPU is the local steps' now
         task = self.tasks.get(ex.task) if ex.task is not None else None
         if task is not None and task.copy is not None and task.copy.executor == ex.peer:
             self._drop_copy(task, cancel=False)
@@ -419,6 +432,7 @@ class Broker(Stragglers):
         self._retire(ex)
         self.executors.pop(ex.peer, None)
         self.idle.pop(ex.peer, None)
+        self.host_executors.discard(ex.peer)
         self.hooks.executor_gone(ex.launch)
         self._send(ex.peer, p.Disconnect(reason))
 
@@ -446,18 +460,38 @@ class Broker(Stragglers):
         task = self.tasks.get(task_id) if task_id is not None else None
         return task is not None and self.holds is not None and task.key in self.holds.recorded
 
+    def host_room(self) -> int:
+        """How many more steps this host can start: local steps and the local executors'
+        tasks share its CPUs, `local_slots` of them or one per local executor if there are
+        more (docs/usage.md, "Local steps and local executors share the host")."""
+        busy = sum(1 for peer in self.host_executors if self.executors[peer].task is not None)
+        return max(self.local_slots, len(self.host_executors)) - len(self.local_holders) - busy
+
+    def _taker(self, host_full: bool) -> bytes | None:
+        """The idle executor to take the next task, least recently used first; on a full
+        host, only one that runs elsewhere."""
+        if not host_full:
+            return next(iter(self.idle), None)
+        return next((e for e in self.idle if not self.executors[e].on_host), None)
+
     def dispatch(self) -> None:
         """Hand queued tasks to idle executors, least recently used first, but for those held
-        for long steps due to arrive."""
+        for long steps due to arrive. Local steps waiting for a slot come first on this host:
+        a local executor starts a task only while the host has room (`host_room`)."""
+        if self.local_waiting:
+            self._grant_waiting()
         reserve = self.held() if self.idle and len(self.queue) else 0
         while self.idle and len(self.queue):
             if len(self.idle) <= reserve and not self._long(self.queue.peek()):
                 break  # the idle ones are held; a long step (first in the queue) takes one
+            peer = self._taker(bool(self.host_executors) and self.host_room() <= 0)
+            if peer is None:
+                break  # only local executors are idle, and the host is full
             task_id = self.queue.pop()
             if task_id is None:
                 break
             task = self.tasks[task_id]
-            peer, _ = self.idle.popitem(last=False)
+            del self.idle[peer]
             ex = self.executors[peer]
             ex.task = task.id
             task.current = Attempt(peer, task.attempt, self.clock())
@@ -517,7 +551,7 @@ class Broker(Stragglers):
             return
         self.runners[peer] = RunnerState(peer, now, local=True, name=os.fsdecode(msg.name),
                                          started=now)
-        if len(self.local_holders) < self.local_slots:
+        if self._may_grant():
             self._grant(peer)
         else:
             self.local_waiting.append(peer)
@@ -553,6 +587,8 @@ class Broker(Stragglers):
         if peer in self.local_holders:
             self.local_holders.discard(peer)
             self._grant_waiting()
+            if self.host_executors:
+                self.dispatch()  # the host has room again: a local executor may take a task
         elif rn.local:
             try:
                 self.local_waiting.remove(peer)
@@ -571,8 +607,15 @@ class Broker(Stragglers):
             self.counters.cancelled += 1
             log.info("task %d (%s) dropped: its runner is gone", task.id, task.name)
 
+    def _may_grant(self) -> bool:
+        """A local step may start: a slot is free and, with local executors, the host has
+        room (a busy local executor's task counts against it)."""
+        if len(self.local_holders) >= self.local_slots:
+            return False
+        return not self.host_executors or self.host_room() > 0
+
     def _grant_waiting(self) -> None:
-        while self.local_waiting and len(self.local_holders) < self.local_slots:
+        while self.local_waiting and self._may_grant():
             self._grant(self.local_waiting.popleft())
 
     def cancel_all(self, reason: str) -> None:

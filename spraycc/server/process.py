@@ -753,6 +753,9 @@ class _SupplyHooks(Hooks):
 
     def keep_idle(self, launch: str) -> bool:
         # Local executors stay for the server's life: the next build starts on warm ones.
+        return self.on_host(launch)
+
+    def on_host(self, launch: str) -> bool:
         found = self.server.supply.find(launch) if self.server.supply is not None else None
         return found is not None and found[0].local
 

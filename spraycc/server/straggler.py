@@ -66,9 +66,11 @@ class Stragglers:
     straggler_min_seconds: float
     _cancelled_on: dict[bytes, int]
     holds: Holds | None
+    host_executors: set[bytes]
 
     if TYPE_CHECKING:
         def drop_executor(self, ex: ExecutorState, reason: str) -> None: ...
+        def host_room(self) -> int: ...
         def _make_idle(self, ex: ExecutorState, now: float) -> None: ...
         def _relay(self, task: TaskState, frames: list[Any], output: bool) -> None: ...
         def _send(self, peer: bytes, msg: p.Message, *bulk: Any) -> None: ...
@@ -92,10 +94,13 @@ class Stragglers:
         assert task.current is not None
         first = self.executors.get(task.current.executor)
         host = first.host if first is not None else ""
+        # Not a local executor while local steps fill this host (broker.Broker.host_room).
+        full = bool(self.host_executors) and self.host_room() <= 0
+        idle = [e for e in self.idle if not (full and self.executors[e].on_host)]
+        if not idle:
+            return
         # Another host if one is idle: the slowness may be the host's.
-        peer = next((e for e in self.idle if self.executors[e].host != host), None)
-        if peer is None:
-            peer = next(iter(self.idle))
+        peer = next((e for e in idle if self.executors[e].host != host), idle[0])
         del self.idle[peer]
         ex = self.executors[peer]
         ex.task = task.id

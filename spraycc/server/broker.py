@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -467,12 +467,12 @@ class Broker(Stragglers):
         busy = sum(1 for peer in self.host_executors if self.executors[peer].task is not None)
         return max(self.local_slots, len(self.host_executors)) - len(self.local_holders) - busy
 
-    def _taker(self, host_full: bool) -> bytes | None:
-        """The idle executor to take the next task, least recently used first; on a full
-        host, only one that runs elsewhere."""
-        if not host_full:
-            return next(iter(self.idle), None)
-        return next((e for e in self.idle if not self.executors[e].on_host), None)
+    def _takers(self) -> Iterator[bytes]:
+        """The idle executors that may take a task now, least recently used first: on a full
+        host, only those that run elsewhere."""
+        if self.host_executors and self.host_room() <= 0:
+            return (e for e in self.idle if not self.executors[e].on_host)
+        return iter(self.idle)
 
     def dispatch(self) -> None:
         """Hand queued tasks to idle executors, least recently used first, but for those held
@@ -484,7 +484,7 @@ class Broker(Stragglers):
         while self.idle and len(self.queue):
             if len(self.idle) <= reserve and not self._long(self.queue.peek()):
                 break  # the idle ones are held; a long step (first in the queue) takes one
-            peer = self._taker(bool(self.host_executors) and self.host_room() <= 0)
+            peer = next(self._takers(), None)
             if peer is None:
                 break  # only local executors are idle, and the host is full
             task_id = self.queue.pop()
@@ -610,9 +610,7 @@ class Broker(Stragglers):
     def _may_grant(self) -> bool:
         """A local step may start: a slot is free and, with local executors, the host has
         room (a busy local executor's task counts against it)."""
-        if len(self.local_holders) >= self.local_slots:
-            return False
-        return not self.host_executors or self.host_room() > 0
+        return len(self.local_holders) < self.local_slots and self.host_room() > 0
 
     def _grant_waiting(self) -> None:
         while self.local_waiting and self._may_grant():

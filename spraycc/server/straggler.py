@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spraycc.errors import PeerGone
@@ -66,11 +66,10 @@ class Stragglers:
     straggler_min_seconds: float
     _cancelled_on: dict[bytes, int]
     holds: Holds | None
-    host_executors: set[bytes]
 
     if TYPE_CHECKING:
         def drop_executor(self, ex: ExecutorState, reason: str) -> None: ...
-        def host_room(self) -> int: ...
+        def _takers(self) -> Iterator[bytes]: ...
         def _make_idle(self, ex: ExecutorState, now: float) -> None: ...
         def _relay(self, task: TaskState, frames: list[Any], output: bool) -> None: ...
         def _send(self, peer: bytes, msg: p.Message, *bulk: Any) -> None: ...
@@ -94,9 +93,7 @@ class Stragglers:
         assert task.current is not None
         first = self.executors.get(task.current.executor)
         host = first.host if first is not None else ""
-        # Not a local executor while local steps fill this host (broker.Broker.host_room).
-        full = bool(self.host_executors) and self.host_room() <= 0
-        idle = [e for e in self.idle if not (full and self.executors[e].on_host)]
+        idle = list(self._takers())  # not a local executor while local steps fill this host
         if not idle:
             return
         # Another host if one is idle: the slowness may be the host's.

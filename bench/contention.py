@@ -22,7 +22,6 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 

@@ -78,7 +78,6 @@ class ExecutorState:
     task: int | None = None
     busy_seconds: float = 0.0
     tasks_done: int = 0
-    on_host: bool = False  # a local executor: its tasks share this host's CPUs (`host_room`)
 
 
 @dataclass(slots=True)  # slots: made and read for every task
@@ -302,10 +301,9 @@ class Broker(Stragglers):
     # ------------------------------------------------------------------------ executors
 
     def on_ready(self, peer: bytes, msg: p.Ready, now: float) -> None:
-        ex = ExecutorState(peer, msg.host, msg.pid, msg.launch, now, now, now,
-                           on_host=self.hooks.on_host(msg.launch))
+        ex = ExecutorState(peer, msg.host, msg.pid, msg.launch, now, now, now)
         self.executors[peer] = ex
-        if ex.on_host:
+        if self.hooks.on_host(msg.launch):
             self.host_executors.add(peer)
         log.info("executor %s connected from %s (pid %d)", msg.launch, msg.host, msg.pid)
         self.hooks.executor_connected(msg.launch, msg.host)
@@ -390,10 +388,11 @@ class Broker(Stragglers):
         self._retire(ex)
         self.executors.pop(ex.peer, None)
         self.idle.pop(ex.peer, None)
+        on_host = ex.peer in self.host_executors
         self.host_executors.discard(ex.peer)
         self._cancelled_on.pop(ex.peer, None)
         self.hooks.executor_gone(ex.launch)
-        if ex.on_host:
+        if on_host:
             self._grant_waiting()  # its CPU is the local steps' now
         task = self.tasks.get(ex.task) if ex.task is not None else None
         if task is not None and task.copy is not None and task.copy.executor == ex.peer:
@@ -471,7 +470,7 @@ class Broker(Stragglers):
         """The idle executors that may take a task now, least recently used first: on a full
         host, only those that run elsewhere."""
         if self.host_executors and self.host_room() <= 0:
-            return (e for e in self.idle if not self.executors[e].on_host)
+            return (e for e in self.idle if e not in self.host_executors)
         return iter(self.idle)
 
     def dispatch(self) -> None:
